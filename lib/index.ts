@@ -1,0 +1,5 @@
+// tessera: video generation as the Sora technical report describes it.
+export * as ops from './ops.js';
+export type { NdArray } from './ops.js';
+export { ndarray } from './ops.js';
+export { backends, type BackendInfo } from './backends.js';

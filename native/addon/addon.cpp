@@ -1,0 +1,293 @@
+// N-API glue: argument checks, async workers, JS errors with a `code`.
+// No math here: every call goes to the op table or the core.
+#include <napi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <new>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "core/op.h"
+#include "core/threadpool.h"
+
+namespace {
+
+using tessera::Tensor;
+
+Napi::Error make_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+// Runs `body` and converts C++ exceptions into (code, message).
+template <class F>
+bool guarded(F&& body, std::string* code, std::string* message) {
+  try {
+    body();
+    return true;
+  } catch (const tessera::Error& e) {
+    *code = e.code_name();
+    *message = e.what();
+  } catch (const std::bad_alloc&) {
+    *code = "ERR_TESSERA_OUT_OF_MEMORY";
+    *message = "out of memory";
+  } catch (const std::exception& e) {
+    *code = "ERR_TESSERA_INTERNAL";
+    *message = e.what();
+  }
+  return false;
+}
+
+// {data: Float32Array, shape: number[]} -> Tensor (copied: JS may reuse its buffer).
+Tensor tensor_from_js(const Napi::Value& v, const std::string& what) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, what + " must be an object {data, shape}");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Value data = o.Get("data");
+  Napi::Value shape = o.Get("shape");
+  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, what + ".data must be a Float32Array");
+  if (!shape.IsArray()) throw Napi::TypeError::New(env, what + ".shape must be an array");
+  Napi::Array sa = shape.As<Napi::Array>();
+  tessera::Shape s(sa.Length());
+  for (uint32_t i = 0; i < sa.Length(); ++i) {
+    Napi::Value d = sa.Get(i);
+    if (!d.IsNumber()) throw Napi::TypeError::New(env, what + ".shape[" + std::to_string(i) + "] must be a number");
+    double x = d.As<Napi::Number>().DoubleValue();
+    if (!(x >= 0) || x != double(int64_t(x)))
+      throw Napi::RangeError::New(env, what + ".shape[" + std::to_string(i) + "] must be a non-negative integer");
+    s[i] = int64_t(x);
+  }
+  Napi::Float32Array fa = data.As<Napi::Float32Array>();
+  if (int64_t(fa.ElementLength()) != tessera::shape_numel(s))
+    throw Napi::RangeError::New(env, what + ".data has " + std::to_string(fa.ElementLength()) +
+                                         " elements but shape " + tessera::shape_str(s) + " needs " +
+                                         std::to_string(tessera::shape_numel(s)));
+  return Tensor::from_f32(fa.Data(), s);
+}
+
+Napi::Value tensor_to_js(Napi::Env env, const Tensor& t) {
+  if (!t.defined()) return env.Null();
+  Tensor c = t.to(tessera::DType::F32).contiguous();
+  Napi::Float32Array fa = Napi::Float32Array::New(env, size_t(c.numel()));
+  if (c.numel()) std::memcpy(fa.Data(), c.raw_data(), c.nbytes());
+  Napi::Array shape = Napi::Array::New(env, c.shape().size());
+  for (size_t i = 0; i < c.shape().size(); ++i) shape.Set(uint32_t(i), Napi::Number::New(env, double(c.shape()[i])));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", fa);
+  o.Set("shape", shape);
+  return o;
+}
+
+std::vector<Tensor> tensors_from_js(const Napi::Value& v, const std::string& what, bool allow_null) {
+  Napi::Env env = v.Env();
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!v.IsArray()) throw Napi::TypeError::New(env, what + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<Tensor> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (allow_null && (e.IsNull() || e.IsUndefined())) out.emplace_back();
+    else out.push_back(tensor_from_js(e, what + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+tessera::OpParams params_from_js(const Napi::Value& v) {
+  tessera::OpParams p;
+  Napi::Env env = v.Env();
+  if (v.IsUndefined() || v.IsNull()) return p;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "params must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value val = o.Get(k);
+    if (val.IsUndefined()) continue;
+    if (val.IsNumber()) p.set(k, val.As<Napi::Number>().DoubleValue());
+    else if (val.IsBoolean()) p.set(k, val.As<Napi::Boolean>().Value());
+    else if (val.IsString()) p.set(k, val.As<Napi::String>().Utf8Value());
+    else if (val.IsArray()) {
+      Napi::Array a = val.As<Napi::Array>();
+      std::vector<int64_t> ints(a.Length());
+      for (uint32_t j = 0; j < a.Length(); ++j) {
+        Napi::Value e = a.Get(j);
+        if (!e.IsNumber()) throw Napi::TypeError::New(env, "params." + k + " must be an array of numbers");
+        double x = e.As<Napi::Number>().DoubleValue();
+        if (x != double(int64_t(x)))
+          throw Napi::TypeError::New(env, "params." + k + "[" + std::to_string(j) + "] must be an integer");
+        ints[j] = int64_t(x);
+      }
+      p.set(k, ints);
+    } else {
+      throw Napi::TypeError::New(env, "params." + k + " must be a number, boolean, string or array of integers");
+    }
+  }
+  return p;
+}
+
+// Runs an op (and optionally its backward, or a timing loop) off the JS thread.
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  enum class Mode { Forward, Backward, Bench };
+
+  OpWorker(Napi::Env env, Mode mode, std::string name, std::vector<Tensor> inputs, tessera::OpParams params,
+           std::vector<Tensor> grad_outputs, int iterations)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        mode_(mode),
+        name_(std::move(name)),
+        inputs_(std::move(inputs)),
+        params_(std::move(params)),
+        grad_outputs_(std::move(grad_outputs)),
+        iterations_(iterations) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    ok_ = guarded(
+        [&] {
+          switch (mode_) {
+            case Mode::Forward: outputs_ = tessera::run_op(name_, inputs_, params_); break;
+            case Mode::Backward: grads_ = tessera::run_op_backward(name_, inputs_, params_, grad_outputs_, &outputs_); break;
+            case Mode::Bench: {
+              const bool backward = params_.get_bool("__backward", false);
+              tessera::OpParams p = params_;
+              for (int i = 0; i < iterations_; ++i) {
+                auto t0 = std::chrono::steady_clock::now();
+                if (backward) tessera::run_op_backward(name_, inputs_, p, grad_outputs_);
+                else tessera::run_op(name_, inputs_, p);
+                auto t1 = std::chrono::steady_clock::now();
+                times_ms_.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+              }
+              break;
+            }
+          }
+        },
+        &code_, &message_);
+    inputs_.clear();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!ok_) {
+      deferred_.Reject(make_error(env, code_.c_str(), message_).Value());
+      return;
+    }
+    if (mode_ == Mode::Bench) {
+      Napi::Array a = Napi::Array::New(env, times_ms_.size());
+      for (size_t i = 0; i < times_ms_.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, times_ms_[i]));
+      deferred_.Resolve(a);
+      return;
+    }
+    Napi::Array outs = Napi::Array::New(env, outputs_.size());
+    for (size_t i = 0; i < outputs_.size(); ++i) outs.Set(uint32_t(i), tensor_to_js(env, outputs_[i]));
+    if (mode_ == Mode::Forward) {
+      deferred_.Resolve(outs);
+      return;
+    }
+    Napi::Array grads = Napi::Array::New(env, grads_.size());
+    for (size_t i = 0; i < grads_.size(); ++i) grads.Set(uint32_t(i), tensor_to_js(env, grads_[i]));
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("outputs", outs);
+    r.Set("grads", grads);
+    deferred_.Resolve(r);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Mode mode_;
+  std::string name_;
+  std::vector<Tensor> inputs_;
+  tessera::OpParams params_;
+  std::vector<Tensor> grad_outputs_;
+  int iterations_;
+  std::vector<Tensor> outputs_, grads_;
+  std::vector<double> times_ms_;
+  bool ok_ = false;
+  std::string code_, message_;
+};
+
+// runOp(name, inputs, params) -> Promise<{data, shape}[]>
+// runOpBackward(name, inputs, params, gradOutputs) -> Promise<{outputs, grads}>
+// benchOp(name, inputs, params, iterations, gradOutputs?) -> Promise<number[]> (ms per iteration)
+Napi::Value start_op(const Napi::CallbackInfo& info, OpWorker::Mode mode) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "op name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::vector<Tensor> inputs = tensors_from_js(info[1], "inputs", true);
+  tessera::OpParams params = params_from_js(info[2]);
+  std::vector<Tensor> gouts;
+  int iterations = 1;
+  if (mode == OpWorker::Mode::Backward) gouts = tensors_from_js(info[3], "gradOutputs", true);
+  if (mode == OpWorker::Mode::Bench) {
+    if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "iterations must be a number");
+    iterations = std::max(1, info[3].As<Napi::Number>().Int32Value());
+    gouts = tensors_from_js(info[4], "gradOutputs", true);
+  }
+  auto* w = new OpWorker(env, mode, std::move(name), std::move(inputs), std::move(params), std::move(gouts), iterations);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value RunOp(const Napi::CallbackInfo& info) { return start_op(info, OpWorker::Mode::Forward); }
+Napi::Value RunOpBackward(const Napi::CallbackInfo& info) { return start_op(info, OpWorker::Mode::Backward); }
+Napi::Value BenchOp(const Napi::CallbackInfo& info) { return start_op(info, OpWorker::Mode::Bench); }
+
+Napi::Value OpNames(const Napi::CallbackInfo& info) {
+  auto names = tessera::OpRegistry::get().names();
+  Napi::Array a = Napi::Array::New(info.Env(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) a.Set(uint32_t(i), Napi::String::New(info.Env(), names[i]));
+  return a;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "threads must be a number");
+  tessera::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value NumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tessera::num_threads()); }
+
+Napi::Value CpuIsa(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("active", tessera::isa_name(tessera::cpu_isa()));
+  o.Set("detected", tessera::isa_name(tessera::detected_isa()));
+  return o;
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "isa must be a string");
+  std::string s = info[0].As<Napi::String>().Utf8Value();
+  tessera::Isa isa;
+  if (s == "avx512") isa = tessera::Isa::Avx512;
+  else if (s == "avx2") isa = tessera::Isa::Avx2;
+  else if (s == "generic") isa = tessera::Isa::Generic;
+  else throw Napi::RangeError::New(env, "isa '" + s + "' is not one of avx512, avx2, generic");
+  std::string code, message;
+  if (!guarded([&] { tessera::set_cpu_isa(isa); }, &code, &message)) throw make_error(env, code.c_str(), message);
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("runOp", Napi::Function::New(env, RunOp));
+  exports.Set("runOpBackward", Napi::Function::New(env, RunOpBackward));
+  exports.Set("benchOp", Napi::Function::New(env, BenchOp));
+  exports.Set("opNames", Napi::Function::New(env, OpNames));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("numThreads", Napi::Function::New(env, NumThreads));
+  exports.Set("cpuIsa", Napi::Function::New(env, CpuIsa));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tessera, Init)

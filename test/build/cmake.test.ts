@@ -1,0 +1,42 @@
+// The CMake build (cmake-js) compiles the same sources as binding.gyp, from the
+// one list in native/build.json, and the same op tests pass on its addon. It also
+// builds and runs the native test executables (autograd, optimizer, threads).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const out = join(root, 'build-cmake');
+
+describe('cmake-js build', () => {
+  it('builds the addon and the native tests from native/build.json', () => {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'compile', '-O', out, '--parallel', '2'], {
+      cwd: root,
+      stdio: 'pipe',
+      maxBuffer: 1 << 26,
+    });
+    expect(existsSync(join(out, 'Release', 'tessera.node'))).toBe(true);
+  }, 1_200_000);
+
+  it('passes the native test executables', () => {
+    const dir = join(out);
+    const tests = readdirSync(dir).filter((f) => f.startsWith('test_'));
+    expect(tests.length).toBeGreaterThan(0);
+    for (const t of tests) {
+      const r = spawnSync(join(dir, t), { encoding: 'utf8', env: { ...process.env, TESSERA_THREADS: '2' } });
+      expect(r.status, `${t}:\n${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/\d+ passed, 0 failed/);
+    }
+  }, 600_000);
+
+  it('passes the op fixture tests on the CMake-built addon', () => {
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/ops.fixtures.test.ts'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, TESSERA_ADDON: join(out, 'Release', 'tessera.node') },
+      maxBuffer: 1 << 26,
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  }, 600_000);
+});
