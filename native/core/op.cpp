@@ -103,11 +103,25 @@ static void check_arity(const OpDef& def, size_t n) {
                " inputs, got ", n);
 }
 
+// Errors from parameter getters and shared helpers do not know the op: prefix its name.
+template <class F>
+static auto naming_op(const std::string& name, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.compare(0, name.size(), name) == 0) throw;
+    throw Error(e.code(), name + ": " + msg);
+  }
+}
+
 std::vector<Tensor> run_op(const std::string& name, const std::vector<Tensor>& inputs, const OpParams& params) {
   const OpDef& def = OpRegistry::get().find(name);
   check_arity(def, inputs.size());
-  OpContext ctx;
-  return def.forward(inputs, params, ctx);
+  return naming_op(name, [&] {
+    OpContext ctx;
+    return def.forward(inputs, params, ctx);
+  });
 }
 
 std::vector<Tensor> run_op_backward(const std::string& name, const std::vector<Tensor>& inputs,
@@ -116,24 +130,26 @@ std::vector<Tensor> run_op_backward(const std::string& name, const std::vector<T
   const OpDef& def = OpRegistry::get().find(name);
   check_arity(def, inputs.size());
   TS_CHECK(bool(def.backward), ErrorCode::Unsupported, "op '", name, "' has no backward");
-  OpContext ctx;
-  ctx.needs_backward = true;
-  std::vector<Tensor> outputs = def.forward(inputs, params, ctx);
-  TS_CHECK_ARG(grad_outputs.size() <= outputs.size(), "op '", name, "' has ", outputs.size(),
-               " outputs but got ", grad_outputs.size(), " output gradients");
-  std::vector<Tensor> gouts(outputs.size());
-  for (size_t i = 0; i < grad_outputs.size(); ++i) {
-    if (!grad_outputs[i].defined()) continue;
-    TS_CHECK_SHAPE(grad_outputs[i].shape() == outputs[i].shape(), "op '", name, "': gradient for output ", i,
-                   " has shape ", shape_str(grad_outputs[i].shape()), " but the output has ",
-                   shape_str(outputs[i].shape()));
-    gouts[i] = grad_outputs[i].contiguous();
-  }
-  std::vector<Tensor> grads = def.backward(inputs, outputs, ctx.saved, gouts, params);
-  TS_CHECK(grads.size() == inputs.size(), ErrorCode::Internal, "op '", name, "' backward returned ",
-           grads.size(), " gradients for ", inputs.size(), " inputs");
-  if (outputs_out) *outputs_out = outputs;
-  return grads;
+  return naming_op(name, [&] {
+    OpContext ctx;
+    ctx.needs_backward = true;
+    std::vector<Tensor> outputs = def.forward(inputs, params, ctx);
+    TS_CHECK_ARG(grad_outputs.size() <= outputs.size(), "op '", name, "' has ", outputs.size(),
+                 " outputs but got ", grad_outputs.size(), " output gradients");
+    std::vector<Tensor> gouts(outputs.size());
+    for (size_t i = 0; i < grad_outputs.size(); ++i) {
+      if (!grad_outputs[i].defined()) continue;
+      TS_CHECK_SHAPE(grad_outputs[i].shape() == outputs[i].shape(), "op '", name, "': gradient for output ", i,
+                     " has shape ", shape_str(grad_outputs[i].shape()), " but the output has ",
+                     shape_str(outputs[i].shape()));
+      gouts[i] = grad_outputs[i].contiguous();
+    }
+    std::vector<Tensor> grads = def.backward(inputs, outputs, ctx.saved, gouts, params);
+    TS_CHECK(grads.size() == inputs.size(), ErrorCode::Internal, "op '", name, "' backward returned ",
+             grads.size(), " gradients for ", inputs.size(), " inputs");
+    if (outputs_out) *outputs_out = outputs;
+    return grads;
+  });
 }
 
 const Tensor& require_f32_cpu(const Tensor& t, const char* op, const char* what) {
