@@ -5,6 +5,7 @@
 #include <new>
 #include <sstream>
 
+#include "core/cpu_allocator.h"
 #include "core/error.h"
 #include "core/philox.h"
 #include "core/threadpool.h"
@@ -40,13 +41,12 @@ Shape contiguous_strides(const Shape& shape) {
 Storage::~Storage() {
   if (!data) return;
   if (deleter) deleter(data, bytes);
-  else std::free(data);
+  else cpu_free(data, capacity);
 }
 
 std::shared_ptr<Storage> Storage::allocate_cpu(size_t bytes) {
   auto s = std::make_shared<Storage>();
-  size_t rounded = ((bytes ? bytes : 1) + 63) / 64 * 64;
-  s->data = std::aligned_alloc(64, rounded);
+  s->data = cpu_alloc(bytes, &s->capacity);
   if (!s->data) fail(ErrorCode::OutOfMemory, "could not allocate ", bytes, " bytes of CPU memory");
   s->bytes = bytes;
   return s;

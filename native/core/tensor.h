@@ -27,6 +27,7 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
+  size_t capacity = 0;  // bytes reserved (CPU caching allocator size class)
   void (*deleter)(void* data, size_t bytes) = nullptr;
   ~Storage();
   static std::shared_ptr<Storage> allocate_cpu(size_t bytes);

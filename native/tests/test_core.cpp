@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_allocator.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/philox.h"
@@ -120,6 +121,20 @@ TEST_CASE(parallel_for_covers_range_once) {
   }
   CHECK(caught);
   set_num_threads(0);
+}
+
+// Freed storage is kept for reuse (no page faults on the next step's tensors).
+TEST_CASE(caching_allocator_reuses_blocks) {
+  cpu_empty_cache();
+  void* first;
+  {
+    Tensor t = Tensor::empty({1000, 1000});
+    first = t.raw_data();
+  }
+  CHECK(cpu_cached_bytes() >= 4000000);
+  Tensor u = Tensor::empty({999, 1001});  // same size class
+  CHECK(u.raw_data() == first);
+  CHECK(cpu_cached_bytes() == 0);
 }
 
 TEST_MAIN()
