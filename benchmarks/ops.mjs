@@ -108,7 +108,7 @@ for (const n of [1024, 4096]) {
   const child = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--attention-child', String(n), '--threads', String(threads)]).toString());
   const p = peer(['--only', 'attention', '--tokens', String(n)]);
   const t = p.attention[0];
-  log(`| ${n} tokens | ${child.ms.toFixed(1)} | ${t.ms_written_out.toFixed(1)} | ${(t.ms_written_out / child.ms).toFixed(2)}x | ${t.ms_sdpa.toFixed(1)} | ${child.peakRssMb.toFixed(0)} (${child.baseRssMb.toFixed(0)}) | ${p.peak_rss_mb.toFixed(0)} |`);
+  log(`| ${n} tokens | ${child.ms.toFixed(1)} | ${t.ms_written_out.toFixed(1)} | ${(t.ms_written_out / child.ms).toFixed(2)}x | ${t.ms_sdpa == null ? 'n/a (torch ' + p.torch + ')' : t.ms_sdpa.toFixed(1)} | ${child.peakRssMb.toFixed(0)} (${child.baseRssMb.toFixed(0)}) | ${p.peak_rss_mb.toFixed(0)} |`);
 }
 
 if (write) {

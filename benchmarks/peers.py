@@ -71,7 +71,8 @@ def main():
                 scale = 64 ** -0.5
                 with torch.no_grad():
                     written = median_ms(lambda: torch.softmax(q @ k.transpose(-1, -2) * scale, -1) @ v, warmup=1, iters=5)
-                    sdpa = median_ms(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v), warmup=1, iters=5)
+                    sdpa_fn = getattr(torch.nn.functional, "scaled_dot_product_attention", None)
+                    sdpa = median_ms(lambda: sdpa_fn(q, k, v), warmup=1, iters=5) if sdpa_fn else None
                 res.append({"tokens": n, "ms_written_out": written, "ms_sdpa": sdpa})
             out["attention"] = res
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
