@@ -35,10 +35,12 @@ describe('packaging', () => {
     const tarball = npm(['pack', '--silent', '--pack-destination', work], pkg).trim().split('\n').at(-1)!;
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    // PATH holds only node: no g++, make or python3, so a source build would fail.
+    // PATH holds only node and sh (npm runs install scripts through sh): no g++,
+    // make or python3, so a source build would fail.
     const bin = join(work, 'bin');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync('/bin/sh', join(bin, 'sh'));
     const env = { ...process.env, PATH: bin, CC: '/bin/false', CXX: '/bin/false', npm_config_build_from_source: 'false' };
     npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball)], app, env);
     expect(existsSync(join(app, 'node_modules', 'tessera', 'build'))).toBe(false);
