@@ -19,6 +19,17 @@ int hardware_threads();
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// Runs fn(begin, end) over [0, n) in ranges whose starts are multiples of
+// `block`, so every element is computed by the same code path (vector body or
+// remainder loop) whatever the thread count: elementwise results are then
+// bit-identical for any thread count. `grain` is the minimum elements per task.
+template <class Fn>
+void parallel_for_blocks(int64_t n, int64_t block, int64_t grain, const Fn& fn) {
+  const int64_t nblk = (n + block - 1) / block;
+  const int64_t grain_blocks = grain / block > 0 ? grain / block : 1;
+  parallel_for(nblk, grain_blocks, [&](int64_t b0, int64_t b1) { fn(b0 * block, b1 * block < n ? b1 * block : n); });
+}
+
 // Runs fn(t) for t in [0, tasks) — one call per task, tasks spread over threads.
 inline void parallel_tasks(int64_t tasks, const std::function<void(int64_t)>& fn) {
   parallel_for(tasks, 1, [&](int64_t b, int64_t e) {

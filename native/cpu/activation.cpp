@@ -17,13 +17,10 @@ namespace {
 constexpr int64_t kGrain = 16384;
 constexpr int64_t kBlock = 1024;
 
-// Runs fn(begin, end) over [0, n) in ranges whose starts are multiples of
-// kBlock, so every element is computed by the same code path (vector body or
-// remainder loop) whatever the thread count: results are bit-identical.
+// Ranges start at multiples of kBlock: bit-identical for any thread count.
 template <class Fn>
 void parallel_blocks(int64_t n, const Fn& fn) {
-  const int64_t nblk = (n + kBlock - 1) / kBlock;
-  parallel_for(nblk, kGrain / kBlock, [&](int64_t b0, int64_t b1) { fn(b0 * kBlock, std::min(n, b1 * kBlock)); });
+  parallel_for_blocks(n, kBlock, kGrain, fn);
 }
 constexpr float kSqrt1_2 = 0.70710678118654752440f;    // 1 / sqrt(2)
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;  // 1 / sqrt(2 pi)
