@@ -44,8 +44,8 @@ static float eval_loss(const Mlp& net, const Tensor& x, const Tensor& y) {
 }
 
 // A 2-layer MLP (3 -> 64 -> 1, SiLU) trained with AdamW (lr 1e-2, batch 256,
-// 600 steps, clip 1.0) reaches held-out MSE < 0.01 (the target's variance is
-// about 0.52, so this is over 98% of the variance explained).
+// 600 steps, clip 1.0) reaches held-out MSE < 0.005 (the target's variance is
+// about 0.52, so over 99% of the variance is explained; measured: 0.00044).
 TEST_CASE(mlp_learns_toy_regression) {
   Tensor xtr, ytr, xte, yte;
   make_data(4096, 1, &xtr, &ytr);
@@ -66,7 +66,7 @@ TEST_CASE(mlp_learns_toy_regression) {
   float final_loss = eval_loss(net, xte, yte);
   std::printf("  held-out MSE: %.5f -> %.5f\n", initial, final_loss);
   CHECK(initial > 0.2f);
-  CHECK(final_loss < 0.01f);
+  CHECK(final_loss < 0.005f);
 }
 
 TEST_CASE(no_grad_records_nothing) {
