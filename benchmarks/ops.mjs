@@ -16,9 +16,12 @@ const threads = Number(args[args.indexOf('--threads') + 1] ?? 2) || 2;
 const write = args.includes('--write');
 const python = process.env.TESSERA_PYTHON ?? '/usr/bin/python3';
 
-// Peers get exactly `threads` threads; OPENBLAS_CORETYPE/L2_SIZE slow current OpenBLAS, so they are unset here only.
+// Peers get exactly `threads` threads. OpenBLAS 0.3.21 does not recognise this
+// machine's CPU model and falls back to its slow Prescott kernels (about 50
+// GFLOP/s), which would be a meaningless target, so the peer is pinned to its
+// fastest kernels for the instruction set the CPU has (SKYLAKEX for AVX-512,
+// HASWELL for AVX2); any inherited OPENBLAS_L2_SIZE is dropped.
 const peerEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-delete peerEnv.OPENBLAS_CORETYPE;
 delete peerEnv.OPENBLAS_L2_SIZE;
 
 function peer(extra) {
@@ -61,6 +64,7 @@ if (args[0] === '--attention-child') {
 const { ops } = await import(join(here, '..', 'dist', 'index.js'));
 ops.setThreads(threads);
 const isa = ops.cpuIsa();
+peerEnv.OPENBLAS_CORETYPE = process.env.TESSERA_PEER_CORETYPE ?? (isa.detected === 'avx512' ? 'SKYLAKEX' : isa.detected === 'avx2' ? 'HASWELL' : 'PRESCOTT');
 const lines = [];
 const log = (s = '') => { console.log(s); lines.push(s); };
 
@@ -69,7 +73,7 @@ log();
 
 // matmul
 const peers = peer(['--only', 'matmul']);
-log(`peer BLAS: ${JSON.stringify(peers.blas)}`);
+log(`peer BLAS: ${JSON.stringify(peers.blas)}, OPENBLAS_CORETYPE=${peerEnv.OPENBLAS_CORETYPE}`);
 log('| matmul (M, K, N) | layout | tessera GFLOP/s | OpenBLAS GFLOP/s | ratio |');
 log('| --- | --- | ---: | ---: | ---: |');
 for (const p of peers.matmul) {
