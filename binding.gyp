@@ -11,8 +11,8 @@
         "<!@(node native/build-list.cjs include_dirs)"
       ],
       "defines": ["<!@(node native/build-list.cjs defines)"],
-      "cflags!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O3"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17", "-std=c++17", "-O2", "-O3"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=c++17"],
       "cflags_cc": ["<!@(node native/build-list.cjs cflags)", "-fexceptions"],
       "ldflags": ["-pthread", "-ldl"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "gnu++17" },
