@@ -9,7 +9,7 @@
 //   sp + 40  rbx
 //   sp + 48  rbp
 //   sp + 56  return address (new fiber: tessera_emu_fiber_start)
-//   sp + 64  = 16-byte aligned top, so `call *%r13` in the start stub sees the
+//   sp + 64  = 16-byte aligned top, so `call *%r13` in the start trampoline sees the
 //              ABI's alignment (rsp % 16 == 0 before the call).
 #include "fiber.h"
 
