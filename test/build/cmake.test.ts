@@ -30,6 +30,19 @@ describe('cmake-js build', () => {
     }
   }, 600_000);
 
+  it('passes the CUDA kernel parity tests under the emulator in every schedule', () => {
+    // cuda_test_* run the cuda/*.cu kernels on the CPU (cuda/emu) against the CPU ops;
+    // in-order, reverse and seeded-random fiber orders expose missing barriers.
+    const tests = readdirSync(out).filter((f) => f.startsWith('cuda_test_'));
+    for (const t of tests)
+      for (const order of ['inorder', 'reverse', 'random']) {
+        const env = { ...process.env, TESSERA_THREADS: '2', TESSERA_EMU_ORDER: order, TESSERA_EMU_SEED: '7' };
+        const r = spawnSync(join(out, t), { encoding: 'utf8', env });
+        expect(r.status, `${t} [${order}]:\n${r.stdout}\n${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(/\d+ passed, 0 failed/);
+      }
+  }, 600_000);
+
   it('passes the op fixture tests on the CMake-built addon', () => {
     const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/ops.fixtures.test.ts'], {
       cwd: root,
