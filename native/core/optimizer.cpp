@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "cpu/optim.h"
 
 namespace tessera {
 
@@ -44,7 +45,14 @@ void AdamW::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& g = params_[i].grad();
     if (!g.defined()) continue;
-    std::vector<Tensor> out = run_op("adamw", {params_[i].value(), g, m_[i], v_[i]}, p);
+    const Tensor& w = params_[i].value();
+    if (w.device() == Device::CPU && w.dtype() == DType::F32 && w.is_contiguous()) {
+      // In place: no new parameter or moment tensors per step.
+      Tensor gc = g.contiguous();
+      cpu::adamw_step(w.f32(), gc.f32(), m_[i].f32(), v_[i].f32(), w.numel(), config_, step_);
+      continue;
+    }
+    std::vector<Tensor> out = run_op("adamw", {w, g, m_[i], v_[i]}, p);
     params_[i].set_value(out[0]);
     m_[i] = out[1];
     v_[i] = out[2];
