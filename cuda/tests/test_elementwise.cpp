@@ -1,0 +1,152 @@
+// Parity: cuda/elementwise.cu against native/cpu/activation (SiLU, GELU) and a
+// double-precision reference computed here (modulate, gate).
+#include <cmath>
+#include <vector>
+
+#include "core/tensor.h"
+#include "cpu/activation.h"
+#include "elementwise.h"
+#include "tests/check.h"
+
+using tessera::Tensor;
+
+namespace {
+
+std::vector<float> randv(int64_t n, uint64_t seed, float scale = 1.0f) {
+  Tensor t = Tensor::randn({n}, seed);
+  std::vector<float> v(t.f32(), t.f32() + n);
+  for (auto& e : v) e *= scale;
+  return v;
+}
+
+struct Dev {
+  float* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) { cudaMalloc(reinterpret_cast<void**>(&p), count * sizeof(float) + 4); }
+  Dev(const std::vector<float>& h) : Dev(h.size()) {
+    cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice);
+  }
+  ~Dev() { cudaFree(p); }
+  std::vector<float> get() const {
+    std::vector<float> h(n);
+    cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost);
+    return h;
+  }
+};
+
+// max |a - b| / (atol_scale + |b|)
+double max_rel(const std::vector<float>& a, const std::vector<float>& b, double floor_ = 1.0) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::fmax(m, std::fabs(double(a[i]) - b[i]) / (floor_ + std::fabs(b[i])));
+  return m;
+}
+double max_rel(const std::vector<float>& a, const std::vector<double>& b, double floor_ = 1.0) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::fmax(m, std::fabs(double(a[i]) - b[i]) / (floor_ + std::fabs(b[i])));
+  return m;
+}
+
+const int64_t kSizes[] = {1, 31, 1000, 4099};
+
+}  // namespace
+
+TEST_CASE(silu_fwd_bwd) {
+  for (int64_t n : kSizes) {
+    auto x = randv(n, 11 + n, 3.0f), gy = randv(n, 12 + n);
+    std::vector<float> y(n), gx(n);
+    tessera::cpu::silu_forward(x.data(), y.data(), n);
+    tessera::cpu::silu_backward(x.data(), gy.data(), gx.data(), n);
+    Dev dx(x), dgy(gy), dy(n), dgx(n);
+    tessera::cuda::silu_forward(dx.p, dy.p, n, 0);
+    tessera::cuda::silu_backward(dx.p, dgy.p, dgx.p, n, 0);
+    // tolerance: CPU uses polynomial approximations (vec_math.h), GPU expf: a few ulp
+    const double ey = max_rel(dy.get(), y), eg = max_rel(dgx.get(), gx);
+    std::printf("  silu n=%lld: fwd %.3g bwd %.3g\n", (long long)n, ey, eg);
+    CHECK(ey < 2e-6);
+    CHECK(eg < 2e-6);
+  }
+}
+
+TEST_CASE(gelu_fwd_bwd) {
+  for (int tanh_form = 0; tanh_form < 2; ++tanh_form) {
+    for (int64_t n : kSizes) {
+      auto x = randv(n, 21 + n, 3.0f), gy = randv(n, 22 + n);
+      std::vector<float> y(n), gx(n);
+      tessera::cpu::gelu_forward(x.data(), y.data(), n, tanh_form);
+      tessera::cpu::gelu_backward(x.data(), gy.data(), gx.data(), n, tanh_form);
+      Dev dx(x), dgy(gy), dy(n), dgx(n);
+      tessera::cuda::gelu_forward(dx.p, dy.p, n, tanh_form, 0);
+      tessera::cuda::gelu_backward(dx.p, dgy.p, dgx.p, n, tanh_form, 0);
+      // tolerance: erff/tanhf vs the CPU polynomials, a few ulp relative to max(1, |ref|)
+      const double ey = max_rel(dy.get(), y), eg = max_rel(dgx.get(), gx);
+      std::printf("  gelu %s n=%lld: fwd %.3g bwd %.3g\n", tanh_form ? "tanh" : "erf", (long long)n, ey, eg);
+      CHECK(ey < 2e-6);
+      CHECK(eg < 2e-6);
+    }
+  }
+}
+
+namespace {
+struct BTC {
+  int64_t B, T, C;
+};
+const BTC kShapes[] = {{1, 1, 1}, {2, 7, 33}, {3, 17, 65}, {2, 50, 100}};
+}  // namespace
+
+TEST_CASE(modulate_fwd_bwd) {
+  for (const auto& s : kShapes) {
+    const int64_t B = s.B, T = s.T, C = s.C, n = B * T * C;
+    auto x = randv(n, 31), scale = randv(B * C, 32, 0.5f), shift = randv(B * C, 33), gy = randv(n, 34);
+    std::vector<double> y(n), gx(n), gscale(B * C, 0.0), gshift(B * C, 0.0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t i = (b * T + t) * C + c, bc = b * C + c;
+          y[i] = double(x[i]) * (1.0 + scale[bc]) + shift[bc];
+          gx[i] = double(gy[i]) * (1.0 + scale[bc]);
+          gscale[bc] += double(gy[i]) * x[i];
+          gshift[bc] += gy[i];
+        }
+    Dev dx(x), dscale(scale), dshift(shift), dgy(gy), dy(n), dgx(n), dgscale(B * C), dgshift(B * C);
+    tessera::cuda::modulate_forward(dx.p, dscale.p, dshift.p, dy.p, B, T, C, 0);
+    tessera::cuda::modulate_backward(dx.p, dscale.p, dgy.p, dgx.p, dgscale.p, dgshift.p, B, T, C, 0);
+    // tolerance: fwd/gx are 1-2 float roundings; sums over T in fp32 ~ T * eps relative to sqrt(T) scale
+    const double e1 = max_rel(dy.get(), y), e2 = max_rel(dgx.get(), gx), e3 = max_rel(dgscale.get(), gscale),
+                 e4 = max_rel(dgshift.get(), gshift);
+    std::printf("  modulate [%lld,%lld,%lld]: y %.3g gx %.3g gscale %.3g gshift %.3g\n", (long long)B, (long long)T,
+                (long long)C, e1, e2, e3, e4);
+    CHECK(e1 < 1e-6);
+    CHECK(e2 < 1e-6);
+    CHECK(e3 < 1e-5);
+    CHECK(e4 < 1e-5);
+  }
+}
+
+TEST_CASE(gate_fwd_bwd) {
+  for (const auto& s : kShapes) {
+    const int64_t B = s.B, T = s.T, C = s.C, n = B * T * C;
+    auto x = randv(n, 41), gate = randv(B * C, 42), h = randv(n, 43), gy = randv(n, 44);
+    std::vector<double> y(n), gh(n), ggate(B * C, 0.0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t i = (b * T + t) * C + c, bc = b * C + c;
+          y[i] = double(x[i]) + double(gate[bc]) * h[i];
+          gh[i] = double(gy[i]) * gate[bc];
+          ggate[bc] += double(gy[i]) * h[i];
+        }
+    Dev dx(x), dgate(gate), dh(h), dgy(gy), dy(n), dgx(n), dgh(n), dggate(B * C);
+    tessera::cuda::gate_forward(dx.p, dgate.p, dh.p, dy.p, B, T, C, 0);
+    tessera::cuda::gate_backward(dgate.p, dh.p, dgy.p, dgx.p, dgh.p, dggate.p, B, T, C, 0);
+    // tolerance: as for modulate; gx must equal gy exactly
+    const double e1 = max_rel(dy.get(), y), e2 = max_rel(dgh.get(), gh), e3 = max_rel(dggate.get(), ggate);
+    std::printf("  gate [%lld,%lld,%lld]: y %.3g gh %.3g ggate %.3g\n", (long long)B, (long long)T, (long long)C,
+                e1, e2, e3);
+    CHECK(e1 < 1e-6);
+    CHECK(e2 < 1e-6);
+    CHECK(e3 < 1e-5);
+    CHECK(dgx.get() == gy);
+  }
+}
+
+TEST_MAIN()
