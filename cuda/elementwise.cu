@@ -7,16 +7,10 @@
 // accumulate per-thread fp32 partial sums, then thread row 0 adds the 8
 // partials in fixed order: the result does not depend on scheduling.
 #include "elementwise.h"
+#include "check.h"
 
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                           \
-  do {                                                                                        \
-    cudaError_t err_ = cudaGetLastError();                                                    \
-    if (err_ != cudaSuccess)                                                                  \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {

@@ -8,16 +8,10 @@
 // either transpose); out-of-range elements are written to shared memory as zeros,
 // so the inner loops need no edge tests. Batch entries are blockIdx.z.
 #include "gemm.h"
+#include "check.h"
 
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                             \
-  do {                                                                                          \
-    cudaError_t err_ = cudaGetLastError();                                                      \
-    if (err_ != cudaSuccess)                                                                    \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {

@@ -15,16 +15,10 @@
 // writes per-(n, c) sums (one warp each) that feed both dx and, summed over n in
 // order by a second kernel, dweight/dbias.
 #include "norm.h"
+#include "check.h"
 
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                             \
-  do {                                                                                          \
-    cudaError_t err_ = cudaGetLastError();                                                      \
-    if (err_ != cudaSuccess)                                                                    \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {

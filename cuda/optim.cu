@@ -1,16 +1,10 @@
 // cuda/optim.cu — AdamW step and deterministic global gradient norm.
 #include "optim.h"
+#include "check.h"
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                           \
-  do {                                                                                        \
-    cudaError_t err_ = cudaGetLastError();                                                    \
-    if (err_ != cudaSuccess)                                                                  \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {

@@ -5,17 +5,11 @@
 // with explicit fma), so the device produces exactly the CPU's floats for any
 // (seed, offset, n). A grid-stride loop keeps stores coalesced.
 #include "random.h"
+#include "check.h"
 
 #include "core/philox.h"
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                        \
-  do {                                                                                     \
-    cudaError_t err_ = cudaGetLastError();                                                 \
-    if (err_ != cudaSuccess)                                                               \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {

@@ -11,16 +11,10 @@
 // with outputs ascending and tap 0 before tap 1 — the CPU's W, H, D adjoint passes
 // as one nested sum, so no intermediate buffers are needed.
 #include "resample.h"
+#include "check.h"
 
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                             \
-  do {                                                                                          \
-    cudaError_t err_ = cudaGetLastError();                                                      \
-    if (err_ != cudaSuccess)                                                                    \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {

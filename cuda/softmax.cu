@@ -5,16 +5,10 @@
 // every lane holds the same, schedule-independent row value. No block barriers:
 // a warp whose row is past the end skips the row as a whole.
 #include "softmax.h"
+#include "check.h"
 
 #include <stdexcept>
 #include <string>
-
-#define TESSERA_CUDA_CHECK_LAUNCH()                                                           \
-  do {                                                                                        \
-    cudaError_t err_ = cudaGetLastError();                                                    \
-    if (err_ != cudaSuccess)                                                                  \
-      throw std::runtime_error(std::string("CUDA launch failed: ") + cudaGetErrorString(err_)); \
-  } while (0)
 
 namespace tessera {
 namespace cuda {
