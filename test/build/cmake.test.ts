@@ -43,6 +43,16 @@ describe('cmake-js build', () => {
       }
   }, 600_000);
 
+  it('passes the CUDA kernel parity tests in ThreadSanitizer and AddressSanitizer builds', () => {
+    const r = spawnSync('bash', [join(root, 'cuda', 'tests', 'run-sanitizers.sh'), join(out, 'libtessera_core.a')], {
+      cwd: root,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\d+ passed, 0 failed/);
+  }, 1_200_000);
+
   it('passes the op fixture tests on the CMake-built addon', () => {
     const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/ops.fixtures.test.ts'], {
       cwd: root,
