@@ -6,33 +6,14 @@
 #include "core/tensor.h"
 #include "cpu/activation.h"
 #include "elementwise.h"
+#include "parity.h"
 #include "tests/check.h"
 
 using tessera::Tensor;
+using tessera_parity::Dev;
+using tessera_parity::randv;
 
 namespace {
-
-std::vector<float> randv(int64_t n, uint64_t seed, float scale = 1.0f) {
-  Tensor t = Tensor::randn({n}, seed);
-  std::vector<float> v(t.f32(), t.f32() + n);
-  for (auto& e : v) e *= scale;
-  return v;
-}
-
-struct Dev {
-  float* p = nullptr;
-  size_t n = 0;
-  explicit Dev(size_t count) : n(count) { cudaMalloc(reinterpret_cast<void**>(&p), count * sizeof(float) + 4); }
-  Dev(const std::vector<float>& h) : Dev(h.size()) {
-    cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice);
-  }
-  ~Dev() { cudaFree(p); }
-  std::vector<float> get() const {
-    std::vector<float> h(n);
-    cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost);
-    return h;
-  }
-};
 
 // max |a - b| / (atol_scale + |b|)
 double max_rel(const std::vector<float>& a, const std::vector<float>& b, double floor_ = 1.0) {

@@ -8,35 +8,14 @@
 #include "core/tensor.h"
 #include "cpu/norm.h"
 #include "norm.h"
+#include "parity.h"
 #include "tests/check.h"
 
 using tessera::Tensor;
+using tessera_parity::Dev;
+using tessera_parity::randv;
 
 namespace {
-
-std::vector<float> randv(int64_t n, uint64_t seed, float scale = 1.0f, float shift = 0.0f) {
-  Tensor t = Tensor::randn({n}, seed);
-  std::vector<float> v(t.f32(), t.f32() + n);
-  for (auto& e : v) e = e * scale + shift;
-  return v;
-}
-
-struct Dev {
-  float* p = nullptr;
-  size_t n = 0;
-  explicit Dev(size_t count) : n(count) {
-    cudaMalloc(reinterpret_cast<void**>(&p), std::max<size_t>(count, 1) * sizeof(float));
-  }
-  Dev(const std::vector<float>& h) : Dev(h.size()) {
-    cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice);
-  }
-  ~Dev() { cudaFree(p); }
-  std::vector<float> get() const {
-    std::vector<float> h(n);
-    cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost);
-    return h;
-  }
-};
 
 // max |a - b| / max(1, max |b|): absolute error for O(1) values, relative for
 // large ones (dweight/dbias sums grow with the number of rows).

@@ -7,31 +7,14 @@
 #include "core/tensor.h"
 #include "cpu/resample.h"
 #include "resample.h"
+#include "parity.h"
 #include "tests/check.h"
 
 using tessera::Tensor;
+using tessera_parity::Dev;
+using tessera_parity::randv;
 
 namespace {
-
-std::vector<float> randv(int64_t n, uint64_t seed) {
-  Tensor t = Tensor::randn({n}, seed);
-  return std::vector<float>(t.f32(), t.f32() + n);
-}
-
-struct Dev {
-  float* p = nullptr;
-  size_t n = 0;
-  explicit Dev(size_t count) : n(count) { cudaMalloc(reinterpret_cast<void**>(&p), count * sizeof(float) + 4); }
-  Dev(const std::vector<float>& h) : Dev(h.size()) {
-    cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice);
-  }
-  ~Dev() { cudaFree(p); }
-  std::vector<float> get() const {
-    std::vector<float> h(n);
-    cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost);
-    return h;
-  }
-};
 
 double max_abs(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
