@@ -246,12 +246,8 @@ struct Scratch {
 };
 Scratch scratch(int64_t n) { return Scratch(n); }
 
-}  // namespace
-
-void conv3d_forward(const float* x, const float* w, const float* bias, float* y, const Conv3dShape& s) {
-  const int64_t P = s.Do * s.Ho * s.Wo;
-  if (s.N == 0 || s.Cout == 0 || P == 0) return;
-  const int64_t Kc = s.Cin * s.kD * s.kH * s.kW;
+// im2col geometry over x zero-padded by the conv's own padding (forward and dw).
+ColGeometry padded_input_geometry(const Conv3dShape& s) {
   ColGeometry g;
   g.C = s.Cin;
   g.Dp = s.D + s.pF + s.pB;
@@ -261,6 +257,16 @@ void conv3d_forward(const float* x, const float* w, const float* bias, float* y,
   g.sD = s.sD, g.sH = s.sH, g.sW = s.sW;
   g.Do = s.Do, g.Ho = s.Ho, g.Wo = s.Wo;
   g.build_kbase();
+  return g;
+}
+
+}  // namespace
+
+void conv3d_forward(const float* x, const float* w, const float* bias, float* y, const Conv3dShape& s) {
+  const int64_t P = s.Do * s.Ho * s.Wo;
+  if (s.N == 0 || s.Cout == 0 || P == 0) return;
+  const int64_t Kc = s.Cin * s.kD * s.kH * s.kW;
+  ColGeometry g = padded_input_geometry(s);
   auto xpad = scratch(g.C * g.Dp * g.Hp * g.Wp);
   g.src = xpad.get();
   const GemmPackB pack = col_packer(g);
@@ -297,15 +303,7 @@ void conv3d_backward(const float* x, const float* w, const float* dy, float* dx,
     if (s.N == 0 || P == 0) {
       std::fill(dw, dw + s.Cout * Kc, 0.0f);
     } else {
-      ColGeometry g;
-      g.C = s.Cin;
-      g.Dp = s.D + s.pF + s.pB;
-      g.Hp = s.H + 2 * s.pH;
-      g.Wp = s.W + 2 * s.pW;
-      g.kD = s.kD, g.kH = s.kH, g.kW = s.kW;
-      g.sD = s.sD, g.sH = s.sH, g.sW = s.sW;
-      g.Do = s.Do, g.Ho = s.Ho, g.Wo = s.Wo;
-      g.build_kbase();
+      ColGeometry g = padded_input_geometry(s);
       auto xpad = scratch(g.C * g.Dp * g.Hp * g.Wp);
       g.src = xpad.get();
       const GemmPackB pack = colt_packer(g);
