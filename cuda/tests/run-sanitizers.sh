@@ -6,6 +6,7 @@
 # AddressSanitizer build (out-of-bounds global and shared-memory accesses).
 # CORE_LIB is libtessera_core.a from a CMake build (build-cmake/); the CPU
 # reference code stays uninstrumented, the kernels and tests are instrumented.
+# TESSERA_SAN_ONLY=family[,family...] limits the run to those kernel families.
 # Prints one line per test and build, then "N passed, N failed"; exits non-zero on any failure.
 set -u
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,6 +33,7 @@ san() {
     $CXX $common $rflags -c "$ROOT/cuda/emu/fiber.cpp" -o "$dir/fiber.o" || { bad "$name runtime build"; return; }
   for test in "$ROOT"/cuda/tests/test_*.cpp; do
     local fam; fam=$(basename "$test" .cpp); fam=${fam#test_}
+    if [ -n "${TESSERA_SAN_ONLY:-}" ] && [[ ",$TESSERA_SAN_ONLY," != *",$fam,"* ]]; then continue; fi
     local bin="$dir/test_$fam" log="$dir/test_$fam.log"
     # shellcheck disable=SC2086
     if ! { $CXX $common $kflags -x c++ -c "$ROOT/cuda/$fam.cu" -o "$dir/$fam.o" &&
