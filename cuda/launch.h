@@ -4,6 +4,10 @@
 //   * under nvcc (__CUDACC__): the CUDA runtime, `__shared__`, `<<<>>>`;
 //   * under a host compiler (g++/clang, CI without a GPU): cuda/emu/emu.h, which
 //     runs every block's threads as cooperative fibers on the CPU.
+// A third mode is for host-only code that calls the launchers of an nvcc-built
+// library on a real GPU (the parity tests and benchmarks of benchmarks/gpu/run.sh):
+// with TESSERA_CUDA_HOST defined, a host compiler gets the real CUDA runtime
+// headers and no emulator (no kernels may be defined in such a file).
 //
 // Rules for kernels (see cuda/emu/README.md):
 //   * launch only through TESSERA_LAUNCH(kernel, grid, block, shared_bytes, stream)(args...);
@@ -43,6 +47,15 @@
 #else
 #define TESSERA_SM90 0
 #endif
+
+#elif defined(TESSERA_CUDA_HOST)  // host code against the real runtime (GPU machines)
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#define TESSERA_EMU 0
+#define TESSERA_SM90 0
 
 #else  // host compiler: CPU emulation
 

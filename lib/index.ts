@@ -2,5 +2,5 @@
 export * as ops from './ops.js';
 export type { NdArray } from './ops.js';
 export { ndarray } from './ops.js';
-export { backends, type BackendInfo } from './backends.js';
+export { backends, cudaMemory, cudaEmptyCache, type BackendInfo, type CudaDevice, type CudaOffReason } from './backends.js';
 export * as world from './world/index.js';

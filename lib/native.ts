@@ -33,9 +33,21 @@ export interface NativeAddon {
   numThreads(): number;
   cpuIsa(): { active: string; detected: string };
   setIsa(isa: string): void;
+  cudaLoad(candidates: string[], force?: boolean): NativeCudaStatus;
+  cudaMemory(): { inUse: number; cached: number; peakInUse: number; deviceAllocs: number };
+  cudaEmptyCache(): void;
 }
 
-function packageRoot(): string {
+export interface NativeCudaStatus {
+  available: boolean;
+  reason: string;
+  detail: string;
+  library: string;
+  emulated: boolean;
+  devices: { name: string; totalMemory: number; computeCapability: string; multiprocessors: number }[];
+}
+
+export function packageRoot(): string {
   // dist/index.js, dist/index.cjs and lib/native.ts all sit one level below the root.
   const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
   let dir = here;

@@ -3,6 +3,7 @@
 // work starts, with errors that name the argument, the value and the rule; the
 // computation runs off the JS thread and resolves a Promise.
 import { native, type NativeParams, type NativeTensor } from './native.js';
+import { cudaStatus } from './backends.js';
 import {
   checkBoolean,
   checkInteger,
@@ -63,9 +64,39 @@ export function names(): string[] {
   return native().opNames();
 }
 
+export type Device = 'cpu' | 'cuda';
+let currentDevice: Device = 'cpu';
+
+/**
+ * The device ops run on from now on. 'cuda' loads the CUDA backend (see
+ * backends()) and throws ERR_TESSERA_BACKEND with the reason when it is off.
+ * Inputs and outputs stay host arrays; they are copied to and from the GPU.
+ */
+export function setDevice(device: Device): void {
+  checkOneOf('device', device, ['cpu', 'cuda'] as const);
+  if (device === 'cuda') {
+    const s = cudaStatus();
+    if (!s.available) {
+      const err = new Error(`tessera: CUDA is not available (${s.reason}): ${s.detail}`) as Error & { code: string };
+      err.code = 'ERR_TESSERA_BACKEND';
+      throw err;
+    }
+  }
+  currentDevice = device;
+}
+
+/** The device ops run on ('cpu' unless setDevice('cuda') was called). */
+export function getDevice(): Device {
+  return currentDevice;
+}
+
+function placed(params: OpParams): OpParams {
+  return currentDevice === 'cpu' ? params : { ...params, __device: currentDevice };
+}
+
 /** Runs an op's forward by name (no validation beyond the native checks). */
 export function run(name: string, inputs: (NdArray | null)[], params: OpParams = {}): Promise<NdArray[]> {
-  return native().runOp(name, inputs as (NativeTensor | null)[], params);
+  return native().runOp(name, inputs as (NativeTensor | null)[], placed(params));
 }
 
 /**
@@ -78,7 +109,7 @@ export function grad(
   params: OpParams,
   gradOutputs: (NdArray | null)[],
 ): Promise<{ outputs: NdArray[]; grads: (NdArray | null)[] }> {
-  return native().runOpBackward(name, inputs, params, gradOutputs);
+  return native().runOpBackward(name, inputs, placed(params), gradOutputs);
 }
 
 /** Times `iterations` runs of an op (forward, or forward+backward when gradOutputs is given) in ms each. */
@@ -90,7 +121,7 @@ export function bench(
   gradOutputs?: (NdArray | null)[],
 ): Promise<number[]> {
   checkInteger('iterations', iterations, 1);
-  const p = gradOutputs ? { ...params, __backward: true } : params;
+  const p = placed(gradOutputs ? { ...params, __backward: true } : params);
   return native().benchOp(name, inputs, p, iterations, gradOutputs);
 }
 
@@ -241,6 +272,47 @@ export function attentionVarlen(q: NdArray, k: NdArray, v: NdArray, options: Var
   const params: OpParams = { cuSeqlensQ: cuQ, cuSeqlensK: cuK };
   if (options.scale !== undefined) params.scale = checkNumber('scale', options.scale);
   return one('attention_varlen', [q, k, v], params);
+}
+
+// ---- rotary position embedding -------------------------------------------------
+
+export interface Rope3dOptions {
+  /**
+   * Channels per axis [st, sh, sw]: even, non-negative, summing to Dh. Channels
+   * [0, st) rotate with t, [st, st+sh) with h, the rest with w. Default:
+   * sh = sw = 2*floor(3*Dh/16), st = Dh - sh - sw (Dh = 64: [16, 24, 24]); needs an even Dh >= 6.
+   */
+  sections?: [number, number, number];
+  /** Frequency base: pair i of a section of size s turns by p * theta^(-2i/s) (default 10000). */
+  theta?: number;
+}
+
+/**
+ * 3-d rotary position embedding: x [B, H, N, Dh] rotated in interleaved channel
+ * pairs by the (t, h, w) coordinates of each token, positions [N, 3] (may be fractional).
+ */
+export function rope3d(x: NdArray, positions: NdArray, options: Rope3dOptions = {}): Promise<NdArray> {
+  checkArray('x', x, 4);
+  checkArray('positions', positions, 2);
+  const [, , N, Dh] = x.shape as [number, number, number, number];
+  if (positions.shape[0] !== N || positions.shape[1] !== 3)
+    throw shapeError(`rope3d: positions ${fmt(positions.shape)} must be [N, 3] = [${N}, 3] (one (t, h, w) row per token of x ${fmt(x.shape)})`);
+  const params: OpParams = {};
+  if (options.sections !== undefined) {
+    const s = options.sections as unknown as number[];
+    const rule = `three even non-negative integers [st, sh, sw] summing to Dh = ${Dh}`;
+    if (!Array.isArray(s) || !s.every((v) => Number.isInteger(v))) throw invalidParameter('sections', rule, s);
+    if (s.length !== 3 || s.some((v) => v < 0 || v % 2 !== 0) || s[0]! + s[1]! + s[2]! !== Dh) throw invalidRange('sections', rule, s);
+    params.sections = [...s];
+  } else if (Dh % 2 !== 0 || Dh < 6) {
+    throw invalidRange('sections', `explicit sections for head dim Dh = ${Dh} (the default needs an even Dh >= 6)`, undefined);
+  }
+  if (options.theta !== undefined) {
+    const theta = checkNumber('theta', options.theta);
+    if (!Number.isFinite(theta) || theta <= 0) throw invalidRange('theta', 'a finite number > 0', theta);
+    params.theta = theta;
+  }
+  return one('rope3d', [x, positions], params);
 }
 
 // ---- elementwise ------------------------------------------------------------

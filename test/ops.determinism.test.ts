@@ -44,6 +44,8 @@ const cases: Case[] = [
   { name: 'N=200 mask', op: 'attention', inputs: [r([1, 2, 200, 32]), r([1, 2, 203, 32]), r([1, 2, 203, 32]), mask([1, 2, 200, 203])] },
   { name: 'N=200 no mask', op: 'attention', inputs: [r([2, 2, 200, 24]), r([2, 2, 200, 24]), r([2, 2, 200, 24])] },
   { name: 'varlen', op: 'attention_varlen', inputs: [r([311, 2, 32]), r([260, 2, 32]), r([260, 2, 32])], params: { cuSeqlensQ: cuQ, cuSeqlensK: cuK } },
+  { name: 'default sections', op: 'rope3d', inputs: [r([2, 4, 301, 64]), r([301, 3], 20)] },
+  { name: 'B*H = 3, tasks split tokens', op: 'rope3d', inputs: [r([1, 3, 3001, 32]), r([3001, 3], 20)], params: { sections: [8, 0, 24], theta: 100 } },
   { name: 'broadcast', op: 'add', inputs: [r([64, 1, 1531]), r([7, 1])] },
   { name: 'broadcast', op: 'sub', inputs: [r(big), r([1531])] },
   { name: 'broadcast', op: 'mul', inputs: [r([64, 1531]), r([64, 1])] },

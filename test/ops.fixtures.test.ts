@@ -2,12 +2,15 @@
 // made by test/fixtures/make_fixtures.py in float64): forward outputs and, for
 // differentiable ops, the gradient of every input given the stored upstream
 // gradient. The whole set runs once per CPU kernel path this machine has
-// (AVX-512, AVX2+FMA, generic), forced with ops.setCpuIsa.
+// (AVX-512, AVX2+FMA, generic), forced with ops.setCpuIsa, and once more on the
+// CUDA backend when one is loaded (in CI: the CUDA kernels under the CPU
+// emulator, libtessera_cuda_emu.so via TESSERA_CUDA_LIBRARY; set
+// TESSERA_REQUIRE_CUDA=1 to fail instead of skipping when CUDA is off).
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ops, type NdArray } from '../lib/index.js';
+import { backends, ops, type NdArray } from '../lib/index.js';
 import { compare, erf, fmtShape, normalCdf } from './helpers/numeric.js';
 import { philox4x32_10, philoxNormalAt } from './helpers/philox.js';
 import { parseSafetensors, readSafetensors, type SafetensorsFile } from './helpers/safetensors.js';
@@ -139,7 +142,7 @@ it('there is a fixture for every op in the op table contract', () => {
   const have = new Set(fixtures.map((f) => f.op));
   const contract = ['matmul', 'conv3d', 'attention', 'attention_varlen', 'add', 'sub', 'mul', 'scale', 'silu', 'gelu',
     'softmax', 'layer_norm', 'rms_norm', 'group_norm', 'mse_loss', 'l1_loss', 'sum', 'mean', 'reshape', 'permute',
-    'slice', 'concat', 'pad', 'upsample', 'downsample', 'randn', 'adamw', 'clip_grad_norm'];
+    'slice', 'concat', 'pad', 'upsample', 'downsample', 'randn', 'adamw', 'clip_grad_norm', 'rope3d'];
   expect(contract.filter((op) => !have.has(op))).toEqual([]);
 });
 
@@ -152,6 +155,22 @@ describe.each(isas)('fixtures on the %s kernel path', (isa) => {
     expect(ops.cpuIsa().active).toBe(isa);
   });
   afterAll(() => ops.setCpuIsa(detected));
+
+  it.each(fixtures.map((f) => [`${f.op} ${f.caseName}`, f] as const))('%s', async (_name, fx) => {
+    if (fx.op === 'randn') await checkRandn(fx);
+    else await checkFixture(fx);
+  });
+});
+
+const cuda = backends().find((b) => b.name === 'cuda')!;
+if (process.env.TESSERA_REQUIRE_CUDA === '1')
+  it('the CUDA backend is available (TESSERA_REQUIRE_CUDA=1)', () => {
+    expect(cuda.available, `${cuda.reason}: ${cuda.detail}`).toBe(true);
+  });
+
+describe.runIf(cuda.available)('fixtures on the CUDA backend', () => {
+  beforeAll(() => ops.setDevice('cuda'));
+  afterAll(() => ops.setDevice('cpu'));
 
   it.each(fixtures.map((f) => [`${f.op} ${f.caseName}`, f] as const))('%s', async (_name, fx) => {
     if (fx.op === 'randn') await checkRandn(fx);

@@ -104,6 +104,9 @@ const cases: GradCase[] = [
   { name: 'no mask', op: 'attention', inputs: [r([1, 2, 3, 4]), r([1, 2, 5, 4]), r([1, 2, 5, 4])], ...SMOOTH },
   { name: 'mask with -inf, scale 0.7', op: 'attention', inputs: [r([2, 1, 3, 4]), r([2, 1, 5, 4]), r([2, 1, 5, 4]), maskWithInf([2, 1, 3, 5])], params: { scale: 0.7 }, check: [0, 1, 2], ...SMOOTH },
   { name: 'lengths [2,4] / [3,2]', op: 'attention_varlen', inputs: [r([6, 1, 4]), r([5, 1, 4]), r([5, 1, 4])], params: { cuSeqlensQ: [0, 2, 6], cuSeqlensK: [0, 3, 5] }, ...SMOOTH },
+  // rotary position embedding (linear in x; positions get no gradient)
+  { name: 'default sections, Dh 12', op: 'rope3d', inputs: [r([1, 2, 3, 12]), r([3, 3], 5)], check: [0], ...LINEAR },
+  { name: 'sections [2,0,8], theta 100', op: 'rope3d', inputs: [r([2, 1, 3, 10]), r([3, 3], 5)], params: { sections: [2, 0, 8], theta: 100 }, check: [0], ...LINEAR },
   // elementwise
   ...(['add', 'sub', 'mul'] as const).map((op) => ({ name: '[2,1,3] with [4,1]', op, inputs: [r([2, 1, 3]), r([4, 1])], ...LINEAR })),
   { name: 'same shape', op: 'mul', inputs: [r([3, 5]), r([3, 5])], ...LINEAR },

@@ -918,5 +918,48 @@ cudaError_t cudaGetLastError(void) {
   return e;
 }
 cudaError_t cudaPeekAtLastError(void) { return g_last_error; }
-const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "tessera-emu error"; }
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    default: return "tessera-emu error";
+  }
+}
+
+// One emulated device; streams are tokens (every launch and copy is synchronous).
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : (g_last_error = cudaErrorInvalidDevice); }
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
+  if (device != 0) return g_last_error = cudaErrorInvalidDevice;
+  memset(p, 0, sizeof(*p));
+  snprintf(p->name, sizeof(p->name), "tessera-emu (CUDA kernels on the CPU)");
+  p->totalGlobalMem = size_t(1) << 32;
+  p->major = 9;
+  p->minor = 0;
+  p->multiProcessorCount = 1;
+  // (warpSize stays 0 here: the emulator's warpSize macro shadows the field name)
+  p->maxThreadsPerBlock = 1024;
+  p->sharedMemPerBlock = 48 * 1024;
+  return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  *free_bytes = *total_bytes = size_t(1) << 32;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
+  static char token;
+  *s = reinterpret_cast<cudaStream_t>(&token);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, 0); }
+cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
 }

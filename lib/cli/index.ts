@@ -15,7 +15,11 @@ export function buildProgram(): Command {
     .description('list the compute backends and why any is off')
     .action(() => {
       for (const b of backends()) {
-        const detail = b.available ? `available (isa ${b.isa}, ${b.threads} threads)` : `off: ${b.reason}`;
+        let detail: string;
+        if (!b.available) detail = `off: ${b.reason} (${b.detail})`;
+        else if (b.name === 'cpu') detail = `available (isa ${b.isa}, ${b.threads} threads)`;
+        else
+          detail = `available${b.emulated ? ' (CPU emulator)' : ''}: ${b.devices!.map((d) => `${d.name}, sm ${d.computeCapability}, ${(d.totalMemory / 2 ** 30).toFixed(0)} GiB`).join('; ')} [${b.library}]`;
         process.stdout.write(`${b.name}: ${detail}\n`);
       }
     });

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <new>
 
+#include "backend/cuda_allocator.h"
+#include "backend/cuda_backend.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/op.h"
@@ -150,25 +152,52 @@ class OpWorker : public Napi::AsyncWorker {
   void Execute() override {
     ok_ = guarded(
         [&] {
-          switch (mode_) {
-            case Mode::Forward: outputs_ = tessera::run_op(name_, inputs_, params_); break;
-            case Mode::Backward: grads_ = tessera::run_op_backward(name_, inputs_, params_, grad_outputs_, &outputs_); break;
-            case Mode::Bench: {
-              const bool backward = params_.get_bool("__backward", false);
-              tessera::OpParams p = params_;
-              for (int i = 0; i < iterations_; ++i) {
-                auto t0 = std::chrono::steady_clock::now();
-                if (backward) tessera::run_op_backward(name_, inputs_, p, grad_outputs_);
-                else tessera::run_op(name_, inputs_, p);
-                auto t1 = std::chrono::steady_clock::now();
-                times_ms_.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-              }
-              break;
-            }
+          // params.__device = "cuda": inputs go to the GPU, outputs come back.
+          const std::string device = params_.get_str("__device", "cpu");
+          TS_CHECK_ARG(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda', got '", device, "'");
+          const bool on_cuda = device == "cuda";
+          if (on_cuda) {
+            tessera::cuda_backend::api();  // the reason CUDA is off, before any work
+            bool any_input = false;
+            for (auto* list : {&inputs_, &grad_outputs_})
+              for (Tensor& t : *list)
+                if (t.defined()) {
+                  t = tessera::cuda_backend::to_device(t, tessera::Device::CUDA);
+                  any_input = true;
+                }
+            if (!any_input) params_.set("device", std::string("cuda"));
+          }
+          run(on_cuda);
+          if (on_cuda) {
+            for (auto* list : {&outputs_, &grads_})
+              for (Tensor& t : *list)
+                if (t.defined()) t = tessera::cuda_backend::to_device(t, tessera::Device::CPU);
           }
         },
         &code_, &message_);
     inputs_.clear();
+    grad_outputs_.clear();
+  }
+
+  // The op (or its timing loop) on already-placed tensors.
+  void run(bool on_cuda) {
+    switch (mode_) {
+      case Mode::Forward: outputs_ = tessera::run_op(name_, inputs_, params_); break;
+      case Mode::Backward: grads_ = tessera::run_op_backward(name_, inputs_, params_, grad_outputs_, &outputs_); break;
+      case Mode::Bench: {
+        const bool backward = params_.get_bool("__backward", false);
+        tessera::OpParams p = params_;
+        for (int i = 0; i < iterations_; ++i) {
+          auto t0 = std::chrono::steady_clock::now();
+          if (backward) tessera::run_op_backward(name_, inputs_, p, grad_outputs_);
+          else tessera::run_op(name_, inputs_, p);
+          if (on_cuda) tessera::cuda_backend::synchronize();  // time the kernels, not the launches
+          auto t1 = std::chrono::steady_clock::now();
+          times_ms_.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        }
+        break;
+      }
+    }
   }
 
   void OnOK() override {
@@ -276,7 +305,64 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Object cuda_status_to_js(Napi::Env env, const tessera::cuda_backend::Status& st) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", st.available);
+  o.Set("reason", st.reason);
+  o.Set("detail", st.detail);
+  o.Set("library", st.library);
+  o.Set("emulated", st.emulated);
+  Napi::Array devs = Napi::Array::New(env, st.devices.size());
+  for (size_t i = 0; i < st.devices.size(); ++i) {
+    const auto& d = st.devices[i];
+    Napi::Object od = Napi::Object::New(env);
+    od.Set("name", d.name);
+    od.Set("totalMemory", double(d.total_memory));
+    od.Set("computeCapability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor));
+    od.Set("multiprocessors", d.multiprocessors);
+    devs.Set(uint32_t(i), od);
+  }
+  o.Set("devices", devs);
+  return o;
+}
+
+// cudaLoad(candidates: string[], force?: boolean) -> status (loads at most once unless forced after a failure)
+Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> candidates;
+  if (info[0].IsArray()) {
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) throw Napi::TypeError::New(env, "candidates must be strings");
+      candidates.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  const bool force = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  return cuda_status_to_js(env, tessera::cuda_backend::load(candidates, force));
+}
+
+// cudaMemory() -> {inUse, cached, peakInUse, deviceAllocs}; cudaEmptyCache()
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  const auto s = tessera::cuda_backend::memory_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("inUse", double(s.in_use));
+  o.Set("cached", double(s.cached));
+  o.Set("peakInUse", double(s.peak_in_use));
+  o.Set("deviceAllocs", double(s.device_allocs));
+  return o;
+}
+
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
+  std::string code, message;
+  if (!guarded([&] { tessera::cuda_backend::empty_cache(); }, &code, &message))
+    throw make_error(info.Env(), code.c_str(), message);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("cudaLoad", Napi::Function::New(env, CudaLoad));
+  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory));
+  exports.Set("cudaEmptyCache", Napi::Function::New(env, CudaEmptyCache));
   exports.Set("runOp", Napi::Function::New(env, RunOp));
   exports.Set("runOpBackward", Napi::Function::New(env, RunOpBackward));
   exports.Set("benchOp", Napi::Function::New(env, BenchOp));

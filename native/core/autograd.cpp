@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 
+#include "backend/cuda_backend.h"
 #include "core/error.h"
 #include "core/threadpool.h"
 
@@ -21,6 +22,7 @@ thread_local bool tl_grad_enabled = true;
 Tensor add_same_shape(const Tensor& a, const Tensor& b) {
   TS_CHECK(a.shape() == b.shape(), ErrorCode::Internal, "gradient shape ", shape_str(b.shape()),
            " does not match ", shape_str(a.shape()));
+  if (a.device() != Device::CPU) return run_op("add", {a, b}, {})[0];  // the backend's kernel
   Tensor ac = a.contiguous(), bc = b.contiguous();
   Tensor out = Tensor::empty(a.shape());
   const float* pa = ac.f32();
@@ -85,7 +87,7 @@ std::vector<Var> apply(const std::string& name, const std::vector<Var>& inputs, 
   const bool record = tl_grad_enabled && any_grad && bool(def.backward);
   OpContext ctx;
   ctx.needs_backward = record;
-  std::vector<Tensor> out = def.forward(in, params, ctx);
+  std::vector<Tensor> out = op_forward(def, in, params, ctx);
   std::vector<Var> result;
   result.reserve(out.size());
   for (Tensor& t : out) {
@@ -119,6 +121,7 @@ void backward(const Var& loss, const Tensor& seed) {
     TS_CHECK_ARG(loss.value().numel() == 1, "backward: the loss must be a scalar (got ", loss.value().describe(),
                  ") unless a seed gradient is given");
     s = Tensor::full(loss.value().shape(), 1.0f);
+    if (loss.value().device() != Device::CPU) s = cuda_backend::to_device(s, loss.value().device());
   }
   accumulate(*loss.impl(), s);
   std::vector<TapeEntry> tape;
@@ -136,7 +139,7 @@ void backward(const Var& loss, const Tensor& seed) {
     for (size_t i = 0; i < e.inputs.size(); ++i)
       if (e.inputs[i]) in[i] = e.inputs[i]->value;
     for (size_t i = 0; i < e.outputs.size(); ++i) out[i] = e.outputs[i]->value;
-    std::vector<Tensor> gin = e.op->backward(in, out, e.saved, gouts, e.params);
+    std::vector<Tensor> gin = op_backward(*e.op, in, out, e.saved, gouts, e.params);
     TS_CHECK(gin.size() == in.size(), ErrorCode::Internal, "op '", e.op->name, "' backward returned ", gin.size(),
              " gradients for ", in.size(), " inputs");
     for (size_t i = 0; i < e.inputs.size(); ++i)

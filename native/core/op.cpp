@@ -80,6 +80,12 @@ void OpRegistry::add(OpDef def) {
   ops_.emplace(std::move(name), std::move(def));
 }
 
+void OpRegistry::set_cuda(const std::string& name, ForwardFn forward, BackwardFn backward) {
+  auto it = ops_.find(name);
+  TS_CHECK(it != ops_.end(), ErrorCode::Internal, "CUDA implementation for unknown op '", name, "'");
+  it->second.cuda_forward = std::move(forward);
+  it->second.cuda_backward = std::move(backward);
+}
 bool OpRegistry::has(const std::string& name) const { return ops_.count(name) != 0; }
 
 const OpDef& OpRegistry::find(const std::string& name) const {
@@ -115,12 +121,48 @@ static auto naming_op(const std::string& name, F&& body) -> decltype(body()) {
   }
 }
 
+Device op_device(const OpDef& def, const std::vector<Tensor>& inputs, const OpParams& params) {
+  int first = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) continue;
+    if (first < 0) {
+      first = int(i);
+      continue;
+    }
+    TS_CHECK_ARG(inputs[i].device() == inputs[first].device(), "op '", def.name, "': input ", i, " is on ",
+                 device_name(inputs[i].device()), " but input ", first, " is on ",
+                 device_name(inputs[first].device()), "; all inputs must be on one device");
+  }
+  if (first >= 0) return inputs[first].device();
+  const std::string dev = params.get_str("device", "cpu");
+  TS_CHECK_ARG(dev == "cpu" || dev == "cuda", "op '", def.name, "': device must be 'cpu' or 'cuda', got '", dev, "'");
+  return dev == "cuda" ? Device::CUDA : Device::CPU;
+}
+
+std::vector<Tensor> op_forward(const OpDef& def, const std::vector<Tensor>& inputs, const OpParams& params,
+                               OpContext& ctx) {
+  if (op_device(def, inputs, params) == Device::CPU) return def.forward(inputs, params, ctx);
+  TS_CHECK(bool(def.cuda_forward), ErrorCode::Unsupported, "op '", def.name, "' has no CUDA kernel");
+  return def.cuda_forward(inputs, params, ctx);
+}
+
+std::vector<Tensor> op_backward(const OpDef& def, const std::vector<Tensor>& inputs,
+                                const std::vector<Tensor>& outputs, const std::vector<Tensor>& saved,
+                                const std::vector<Tensor>& grad_outputs, const OpParams& params) {
+  if (op_device(def, inputs, params) == Device::CPU) {
+    TS_CHECK(bool(def.backward), ErrorCode::Unsupported, "op '", def.name, "' has no backward");
+    return def.backward(inputs, outputs, saved, grad_outputs, params);
+  }
+  TS_CHECK(bool(def.cuda_backward), ErrorCode::Unsupported, "op '", def.name, "' has no CUDA backward");
+  return def.cuda_backward(inputs, outputs, saved, grad_outputs, params);
+}
+
 std::vector<Tensor> run_op(const std::string& name, const std::vector<Tensor>& inputs, const OpParams& params) {
   const OpDef& def = OpRegistry::get().find(name);
   check_arity(def, inputs.size());
   return naming_op(name, [&] {
     OpContext ctx;
-    return def.forward(inputs, params, ctx);
+    return op_forward(def, inputs, params, ctx);
   });
 }
 
@@ -133,7 +175,7 @@ std::vector<Tensor> run_op_backward(const std::string& name, const std::vector<T
   return naming_op(name, [&] {
     OpContext ctx;
     ctx.needs_backward = true;
-    std::vector<Tensor> outputs = def.forward(inputs, params, ctx);
+    std::vector<Tensor> outputs = op_forward(def, inputs, params, ctx);
     TS_CHECK_ARG(grad_outputs.size() <= outputs.size(), "op '", name, "' has ", outputs.size(),
                  " outputs but got ", grad_outputs.size(), " output gradients");
     std::vector<Tensor> gouts(outputs.size());
@@ -144,12 +186,47 @@ std::vector<Tensor> run_op_backward(const std::string& name, const std::vector<T
                      shape_str(outputs[i].shape()));
       gouts[i] = grad_outputs[i].contiguous();
     }
-    std::vector<Tensor> grads = def.backward(inputs, outputs, ctx.saved, gouts, params);
+    std::vector<Tensor> grads = op_backward(def, inputs, outputs, ctx.saved, gouts, params);
     TS_CHECK(grads.size() == inputs.size(), ErrorCode::Internal, "op '", name, "' backward returned ",
              grads.size(), " gradients for ", inputs.size(), " inputs");
     if (outputs_out) *outputs_out = outputs;
     return grads;
   });
+}
+
+void set_forward(OpDef& def, DeviceForwardFn fn) {
+  def.forward = [fn](const std::vector<Tensor>& in, const OpParams& p, OpContext& ctx) {
+    return fn(Device::CPU, in, p, ctx);
+  };
+  def.cuda_forward = [fn](const std::vector<Tensor>& in, const OpParams& p, OpContext& ctx) {
+    return fn(Device::CUDA, in, p, ctx);
+  };
+}
+
+void set_backward(OpDef& def, DeviceBackwardFn fn) {
+  def.backward = [fn](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const std::vector<Tensor>& saved,
+                      const std::vector<Tensor>& gout, const OpParams& p) {
+    return fn(Device::CPU, in, out, saved, gout, p);
+  };
+  def.cuda_backward = [fn](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
+                           const std::vector<Tensor>& saved, const std::vector<Tensor>& gout, const OpParams& p) {
+    return fn(Device::CUDA, in, out, saved, gout, p);
+  };
+}
+
+Tensor contiguous_f32(const Tensor& t, Device device, const char* op, const char* what) {
+  if (device == Device::CPU) return contiguous_f32(t, op, what);
+  TS_CHECK_ARG(t.defined(), op, ": ", what, " is missing");
+  TS_CHECK(t.dtype() == DType::F32, ErrorCode::Unsupported, op, ": ", what, " must be f32 on cuda, got ",
+           t.describe());
+  TS_CHECK_ARG(t.device() == Device::CUDA, op, ": ", what, " must be on cuda, got one on ", device_name(t.device()));
+  TS_CHECK(t.is_contiguous(), ErrorCode::Unsupported, op, ": ", what, " must be contiguous on cuda, got ",
+           t.describe());
+  return t;
+}
+
+Tensor optional_f32(const Tensor& t, Device device, const char* op, const char* what) {
+  return t.defined() ? contiguous_f32(t, device, op, what) : Tensor();
 }
 
 const Tensor& require_f32_cpu(const Tensor& t, const char* op, const char* what) {

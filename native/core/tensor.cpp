@@ -5,6 +5,8 @@
 #include <new>
 #include <sstream>
 
+#include "backend/cuda_allocator.h"
+#include "backend/cuda_backend.h"
 #include "core/cpu_allocator.h"
 #include "core/error.h"
 #include "core/philox.h"
@@ -40,7 +42,7 @@ Shape contiguous_strides(const Shape& shape) {
 
 Storage::~Storage() {
   if (!data) return;
-  if (deleter) deleter(data, bytes);
+  if (deleter) deleter(data, capacity);
   else cpu_free(data, capacity);
 }
 
@@ -59,19 +61,23 @@ static void check_shape(const Shape& shape) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   check_shape(shape);
-  TS_CHECK(device == Device::CPU, ErrorCode::Unsupported,
-           "Tensor::empty on device '", device_name(device), "' needs the backend's allocator");
   Tensor t;
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
-  t.storage_ = Storage::allocate_cpu(size_t(shape_numel(shape)) * dtype_size(dtype));
+  const size_t bytes = size_t(shape_numel(shape)) * dtype_size(dtype);
+  t.storage_ = device == Device::CUDA ? cuda_backend::allocate(bytes) : Storage::allocate_cpu(bytes);
   return t;
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  std::memset(t.raw_data(), 0, t.nbytes());
+  if (device == Device::CUDA) {
+    if (t.nbytes())
+      cuda_backend::check(cuda_backend::api().memset(t.raw_data(), 0, t.nbytes(), cuda_backend::stream()), "zeros");
+  } else {
+    std::memset(t.raw_data(), 0, t.nbytes());
+  }
   return t;
 }
 
@@ -227,8 +233,14 @@ Tensor Tensor::contiguous() const {
 Tensor Tensor::clone() const {
   Tensor c = contiguous();
   if (c.storage_ != storage_) return c;
-  Tensor out = empty(shape_, dtype_);
-  std::memcpy(out.raw_data(), c.raw_data(), nbytes());
+  Tensor out = empty(shape_, dtype_, device());
+  if (device() == Device::CUDA) {
+    if (nbytes())
+      cuda_backend::check(
+          cuda_backend::api().memcpy_d2d(out.raw_data(), c.raw_data(), nbytes(), cuda_backend::stream()), "clone");
+  } else {
+    std::memcpy(out.raw_data(), c.raw_data(), nbytes());
+  }
   return out;
 }
 

@@ -27,8 +27,8 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
-  size_t capacity = 0;  // bytes reserved (CPU caching allocator size class)
-  void (*deleter)(void* data, size_t bytes) = nullptr;
+  size_t capacity = 0;  // bytes reserved (the caching allocator's size class)
+  void (*deleter)(void* data, size_t capacity) = nullptr;  // set by a backend's allocator
   ~Storage();
   static std::shared_ptr<Storage> allocate_cpu(size_t bytes);
 };

@@ -6,6 +6,9 @@
 //   causal: temporal padding kD - 1 before and none after (pD ignored).
 //   Do = (D + padBefore + padAfter - kD) / sD + 1, Ho = (H + 2 pH - kH) / sH + 1, Wo alike.
 // Kernels (forward and backward, implicit GEMM) are in cpu/conv3d.cpp.
+#include <algorithm>
+
+#include "backend/cuda_ops.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "cpu/conv3d.h"
@@ -52,40 +55,58 @@ cpu::Conv3dShape plan_conv3d(const Tensor& x, const Tensor& w, const Tensor* bia
   return s;
 }
 
-std::vector<Tensor> conv3d_forward(const std::vector<Tensor>& inputs, const OpParams& params, OpContext& ctx) {
-  Tensor x = contiguous_f32(inputs[0], "conv3d", "x");
-  Tensor w = contiguous_f32(inputs[1], "conv3d", "w");
+TsConv3dShape device_shape(const cpu::Conv3dShape& s) {
+  return TsConv3dShape{s.N,  s.Cin, s.D,  s.H,  s.W,  s.Cout, s.kD, s.kH, s.kW, s.sD,
+                       s.sH, s.sW,  s.pF, s.pB, s.pH, s.pW,   s.Do, s.Ho, s.Wo};
+}
+
+std::vector<Tensor> conv3d_forward(Device dev, const std::vector<Tensor>& inputs, const OpParams& params,
+                                   OpContext& ctx) {
+  Tensor x = contiguous_f32(inputs[0], dev, "conv3d", "x");
+  Tensor w = contiguous_f32(inputs[1], dev, "conv3d", "w");
   Tensor bias;
-  if (inputs.size() > 2 && inputs[2].defined()) bias = contiguous_f32(inputs[2], "conv3d", "bias");
+  if (inputs.size() > 2 && inputs[2].defined()) bias = contiguous_f32(inputs[2], dev, "conv3d", "bias");
   const cpu::Conv3dShape s = plan_conv3d(x, w, &bias, params);
-  Tensor y = Tensor::empty({s.N, s.Cout, s.Do, s.Ho, s.Wo});
+  Tensor y = empty_f32({s.N, s.Cout, s.Do, s.Ho, s.Wo}, dev);
   if (y.numel() == 0) return {y};
-  cpu::conv3d_forward(x.f32(), w.f32(), bias.defined() ? bias.f32() : nullptr, y.f32(), s);
+  if (dev == Device::CUDA) {
+    const TsConv3dShape d = device_shape(s);
+    TS_CUDA("conv3d", conv3d_forward, data_f32(x), data_f32(w), data_f32(bias), data_f32(y), &d);
+  } else {
+    cpu::conv3d_forward(x.f32(), w.f32(), bias.defined() ? bias.f32() : nullptr, y.f32(), s);
+  }
   return {y};
 }
 
-std::vector<Tensor> conv3d_backward(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                                    const std::vector<Tensor>& saved, const std::vector<Tensor>& grad_outputs,
-                                    const OpParams& params) {
-  Tensor x = contiguous_f32(inputs[0], "conv3d", "x");
-  Tensor w = contiguous_f32(inputs[1], "conv3d", "w");
+std::vector<Tensor> conv3d_backward(Device dev, const std::vector<Tensor>& inputs,
+                                    const std::vector<Tensor>& outputs, const std::vector<Tensor>& saved,
+                                    const std::vector<Tensor>& grad_outputs, const OpParams& params) {
+  Tensor x = contiguous_f32(inputs[0], dev, "conv3d", "x");
+  Tensor w = contiguous_f32(inputs[1], dev, "conv3d", "w");
   const bool has_bias = inputs.size() > 2 && inputs[2].defined();
   Tensor bias_in = has_bias ? inputs[2] : Tensor();
   const cpu::Conv3dShape s = plan_conv3d(x, w, has_bias ? &bias_in : nullptr, params);
   std::vector<Tensor> grads(inputs.size());
-  Tensor dx = Tensor::zeros(x.shape());
-  Tensor dw = Tensor::zeros(w.shape());
-  Tensor dbias = has_bias ? Tensor::zeros({s.Cout}) : Tensor();
+  Tensor dx = zeros_f32(x.shape(), dev);
+  Tensor dw = zeros_f32(w.shape(), dev);
+  Tensor dbias = has_bias ? zeros_f32({s.Cout}, dev) : Tensor();
   grads[0] = dx;
   grads[1] = dw;
   if (has_bias) grads[2] = dbias;
   if (grad_outputs.empty() || !grad_outputs[0].defined()) return grads;
-  Tensor dy = contiguous_f32(grad_outputs[0], "conv3d", "grad");
+  Tensor dy = contiguous_f32(grad_outputs[0], dev, "conv3d", "grad");
   const Shape y_shape{s.N, s.Cout, s.Do, s.Ho, s.Wo};
   TS_CHECK_SHAPE(dy.shape() == y_shape, "conv3d: output gradient must be ", shape_str(y_shape), ", got ",
                  dy.describe());
   if (dy.numel() == 0) return grads;
-  cpu::conv3d_backward(x.f32(), w.f32(), dy.f32(), dx.f32(), dw.f32(), has_bias ? dbias.f32() : nullptr, s);
+  if (dev == Device::CUDA) {
+    const TsConv3dShape d = device_shape(s);
+    Tensor ws = empty_f32({std::max<int64_t>(1, cuda_backend::api().conv3d_backward_workspace_floats(&d))}, dev);
+    TS_CUDA("conv3d", conv3d_backward, data_f32(x), data_f32(w), data_f32(dy), data_f32(dx), data_f32(dw),
+            data_f32(dbias), &d, data_f32(ws));
+  } else {
+    cpu::conv3d_backward(x.f32(), w.f32(), dy.f32(), dx.f32(), dw.f32(), has_bias ? dbias.f32() : nullptr, s);
+  }
   return grads;
 }
 
@@ -96,8 +117,8 @@ void register_conv3d_ops(OpRegistry& r) {
   def.name = "conv3d";
   def.min_inputs = 2;
   def.max_inputs = 3;
-  def.forward = conv3d_forward;
-  def.backward = conv3d_backward;
+  set_forward(def, conv3d_forward);
+  set_backward(def, conv3d_backward);
   def.doc =
       "conv3d(x [N, Cin, D, H, W], w [Cout, Cin, kD, kH, kW], bias [Cout]?; stride=[1,1,1], padding=[0,0,0], "
       "causal=false) -> [N, Cout, Do, Ho, Wo]";

@@ -12,6 +12,7 @@
 // batch x rows in fixed blocks), so it is the same for any thread count.
 #include <algorithm>
 
+#include "backend/cuda_ops.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "core/threadpool.h"
@@ -81,47 +82,58 @@ void column_sums(const float* g, int64_t rows, int64_t cols, float* out) {
   });
 }
 
-std::vector<Tensor> matmul_forward(const std::vector<Tensor>& inputs, const OpParams& params, OpContext& ctx) {
-  Tensor a = contiguous_f32(inputs[0], "matmul", "a");
-  Tensor b = contiguous_f32(inputs[1], "matmul", "b");
+// C_i = op(A_i) @ op(B_i) + beta C_i (+ bias) for i < batch, on either device
+// (cpu::sgemm_strided_batched or the CUDA f32 GEMM); strides in elements.
+void gemm(Device dev, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t sa,
+          const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc, int64_t batch,
+          const float* bias = nullptr) {
+  if (dev == Device::CUDA)
+    TS_CUDA("matmul", gemm_f32_strided_batched, ta, tb, M, N, K, 1.0f, A, lda, sa, B, ldb, sb, beta, C, ldc, sc,
+            batch, bias);
+  else cpu::sgemm_strided_batched(ta, tb, M, N, K, 1.0f, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch, bias);
+}
+
+std::vector<Tensor> matmul_forward(Device dev, const std::vector<Tensor>& inputs, const OpParams& params,
+                                   OpContext& ctx) {
+  Tensor a = contiguous_f32(inputs[0], dev, "matmul", "a");
+  Tensor b = contiguous_f32(inputs[1], dev, "matmul", "b");
   Tensor bias;
-  if (inputs.size() > 2 && inputs[2].defined()) bias = contiguous_f32(inputs[2], "matmul", "bias");
+  if (inputs.size() > 2 && inputs[2].defined()) bias = contiguous_f32(inputs[2], dev, "matmul", "bias");
   const MatmulPlan p = plan_matmul(a, b, &bias, params);
-  Tensor out = Tensor::empty(p.out_shape);
+  Tensor out = empty_f32(p.out_shape, dev);
   if (out.numel() == 0) return {out};
-  const float* bias_p = bias.defined() ? bias.f32() : nullptr;
+  const float* bias_p = data_f32(bias);
   const int64_t lda = p.trans_a ? p.M : p.K;
   const int64_t ldb = p.trans_b ? p.K : p.N;
   if (p.a_batched && !p.b_batched && !p.trans_a) {
     // Shared weight: the batch's rows form one (batch*M) x K matrix.
-    cpu::sgemm(false, p.trans_b, p.batch * p.M, p.N, p.K, 1.0f, a.f32(), lda, b.f32(), ldb, 0.0f, out.f32(), p.N,
-               bias_p);
+    gemm(dev, false, p.trans_b, p.batch * p.M, p.N, p.K, data_f32(a), lda, 0, data_f32(b), ldb, 0, 0.0f,
+         data_f32(out), p.N, 0, 1, bias_p);
   } else {
-    cpu::sgemm_strided_batched(p.trans_a, p.trans_b, p.M, p.N, p.K, 1.0f, a.f32(), lda,
-                               p.a_batched ? p.M * p.K : 0, b.f32(), ldb, p.b_batched ? p.K * p.N : 0, 0.0f,
-                               out.f32(), p.N, p.M * p.N, p.batch, bias_p);
+    gemm(dev, p.trans_a, p.trans_b, p.M, p.N, p.K, data_f32(a), lda, p.a_batched ? p.M * p.K : 0, data_f32(b), ldb,
+         p.b_batched ? p.K * p.N : 0, 0.0f, data_f32(out), p.N, p.M * p.N, p.batch, bias_p);
   }
   return {out};
 }
 
-std::vector<Tensor> matmul_backward(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                                    const std::vector<Tensor>& saved, const std::vector<Tensor>& grad_outputs,
-                                    const OpParams& params) {
-  Tensor a = contiguous_f32(inputs[0], "matmul", "a");
-  Tensor b = contiguous_f32(inputs[1], "matmul", "b");
+std::vector<Tensor> matmul_backward(Device dev, const std::vector<Tensor>& inputs,
+                                    const std::vector<Tensor>& outputs, const std::vector<Tensor>& saved,
+                                    const std::vector<Tensor>& grad_outputs, const OpParams& params) {
+  Tensor a = contiguous_f32(inputs[0], dev, "matmul", "a");
+  Tensor b = contiguous_f32(inputs[1], dev, "matmul", "b");
   const bool has_bias = inputs.size() > 2 && inputs[2].defined();
   Tensor bias_in = has_bias ? inputs[2] : Tensor();
   const MatmulPlan p = plan_matmul(a, b, has_bias ? &bias_in : nullptr, params);
 
   std::vector<Tensor> grads(inputs.size());
-  Tensor da = Tensor::zeros(a.shape());
-  Tensor db = Tensor::zeros(b.shape());
-  Tensor dbias = has_bias ? Tensor::zeros({p.N}) : Tensor();
+  Tensor da = zeros_f32(a.shape(), dev);
+  Tensor db = zeros_f32(b.shape(), dev);
+  Tensor dbias = has_bias ? zeros_f32({p.N}, dev) : Tensor();
   grads[0] = da;
   grads[1] = db;
   if (has_bias) grads[2] = dbias;
   if (grad_outputs.empty() || !grad_outputs[0].defined() || p.batch == 0 || p.M == 0 || p.N == 0) return grads;
-  Tensor g = contiguous_f32(grad_outputs[0], "matmul", "grad");
+  Tensor g = contiguous_f32(grad_outputs[0], dev, "matmul", "grad");
   TS_CHECK_SHAPE(g.shape() == p.out_shape, "matmul: output gradient must be ", shape_str(p.out_shape), ", got ",
                  g.describe());
 
@@ -129,13 +141,16 @@ std::vector<Tensor> matmul_backward(const std::vector<Tensor>& inputs, const std
   const bool ta = p.trans_a, tb = p.trans_b;
   const int64_t lda = ta ? M : K;  // a stored [M, K] or [K, M]
   const int64_t ldb = tb ? K : N;  // b stored [K, N] or [N, K]
-  const float* A = a.f32();
-  const float* B = b.f32();
-  const float* G = g.f32();
-  float* dA = da.f32();
-  float* dB = db.f32();
+  const float* A = data_f32(a);
+  const float* B = data_f32(b);
+  const float* G = data_f32(g);
+  float* dA = data_f32(da);
+  float* dB = data_f32(db);
 
-  if (has_bias) column_sums(G, p.batch * M, N, dbias.f32());
+  if (has_bias) {
+    if (dev == Device::CUDA) TS_CUDA("matmul", column_sums, G, p.batch * M, N, data_f32(dbias));
+    else column_sums(G, p.batch * M, N, dbias.f32());
+  }
   if (K == 0) return grads;
 
   // Per batch entry, with X stored as given:
@@ -143,38 +158,38 @@ std::vector<Tensor> matmul_backward(const std::vector<Tensor>& inputs, const std
   //   !tb: dB [K, N] = op(A)^T @ G         tb: dB [N, K] = G^T @ op(A)
   auto grad_a = [&](const float* Bp, const float* Gp, float* dAp, float beta) {
     if (!ta)
-      cpu::sgemm(false, !tb, M, K, N, 1.0f, Gp, N, Bp, ldb, beta, dAp, K);
+      gemm(dev, false, !tb, M, K, N, Gp, N, 0, Bp, ldb, 0, beta, dAp, K, 0, 1);
     else
-      cpu::sgemm(tb, true, K, M, N, 1.0f, Bp, ldb, Gp, N, beta, dAp, M);
+      gemm(dev, tb, true, K, M, N, Bp, ldb, 0, Gp, N, 0, beta, dAp, M, 0, 1);
   };
   auto grad_b = [&](const float* Ap, const float* Gp, float* dBp, float beta) {
     if (!tb)
-      cpu::sgemm(!ta, false, K, N, M, 1.0f, Ap, lda, Gp, N, beta, dBp, N);
+      gemm(dev, !ta, false, K, N, M, Ap, lda, 0, Gp, N, 0, beta, dBp, N, 0, 1);
     else
-      cpu::sgemm(true, ta, N, K, M, 1.0f, Gp, N, Ap, lda, beta, dBp, K);
+      gemm(dev, true, ta, N, K, M, Gp, N, 0, Ap, lda, 0, beta, dBp, K, 0, 1);
   };
 
   const int64_t sa = M * K, sb = K * N, sg = M * N;
   if (p.a_batched && !p.b_batched && !ta) {
     // Rows of a (and of G) flatten to batch*M: one GEMM each.
     const int64_t R = p.batch * M;
-    cpu::sgemm(false, !tb, R, K, N, 1.0f, G, N, B, ldb, 0.0f, dA, K);
+    gemm(dev, false, !tb, R, K, N, G, N, 0, B, ldb, 0, 0.0f, dA, K, 0, 1);
     if (!tb)
-      cpu::sgemm(true, false, K, N, R, 1.0f, A, K, G, N, 0.0f, dB, N);
+      gemm(dev, true, false, K, N, R, A, K, 0, G, N, 0, 0.0f, dB, N, 0, 1);
     else
-      cpu::sgemm(true, false, N, K, R, 1.0f, G, N, A, K, 0.0f, dB, K);
+      gemm(dev, true, false, N, K, R, G, N, 0, A, K, 0, 0.0f, dB, K, 0, 1);
     return grads;
   }
   if (p.a_batched && p.b_batched) {
     // Independent per entry: dA_i from (B_i, G_i), dB_i from (A_i, G_i).
     if (!ta)
-      cpu::sgemm_strided_batched(false, !tb, M, K, N, 1.0f, G, N, sg, B, ldb, sb, 0.0f, dA, K, sa, p.batch);
+      gemm(dev, false, !tb, M, K, N, G, N, sg, B, ldb, sb, 0.0f, dA, K, sa, p.batch);
     else
-      cpu::sgemm_strided_batched(tb, true, K, M, N, 1.0f, B, ldb, sb, G, N, sg, 0.0f, dA, M, sa, p.batch);
+      gemm(dev, tb, true, K, M, N, B, ldb, sb, G, N, sg, 0.0f, dA, M, sa, p.batch);
     if (!tb)
-      cpu::sgemm_strided_batched(!ta, false, K, N, M, 1.0f, A, lda, sa, G, N, sg, 0.0f, dB, N, sb, p.batch);
+      gemm(dev, !ta, false, K, N, M, A, lda, sa, G, N, sg, 0.0f, dB, N, sb, p.batch);
     else
-      cpu::sgemm_strided_batched(true, ta, N, K, M, 1.0f, G, N, sg, A, lda, sa, 0.0f, dB, K, sb, p.batch);
+      gemm(dev, true, ta, N, K, M, G, N, sg, A, lda, sa, 0.0f, dB, K, sb, p.batch);
     return grads;
   }
   // One side is 2-d and shared: its gradient is accumulated over the batch in order.
@@ -196,8 +211,8 @@ void register_matmul_ops(OpRegistry& r) {
   def.name = "matmul";
   def.min_inputs = 2;
   def.max_inputs = 3;
-  def.forward = matmul_forward;
-  def.backward = matmul_backward;
+  set_forward(def, matmul_forward);
+  set_backward(def, matmul_backward);
   def.doc =
       "matmul(a [..., M, K] ([..., K, M] if transA), b [..., K, N] ([..., N, K] if transB), bias [N]?; "
       "transA=false, transB=false) -> [..., M, N]; batch dims equal or one side 2-d";

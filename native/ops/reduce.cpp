@@ -2,9 +2,11 @@
 // negative dims count from the end; an empty list means all, as in PyTorch),
 // with `keepdim`. Backward broadcasts the output gradient back over the reduced
 // dimensions (divided by the count for mean).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "backend/cuda_ops.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "cpu/reduce.h"
@@ -60,9 +62,24 @@ ReducePlan plan_reduce(const char* op, const Shape& shape, const OpParams& param
   return p;
 }
 
-Tensor reduce_forward(const char* op, const Tensor& x_in, const OpParams& params, bool mean) {
-  Tensor x = contiguous_f32(x_in, op, "x");
+// The CUDA kernels take the op's own dims list (cuda/reduce.h), after plan_reduce checked it.
+Tensor reduce_forward_cuda(const char* op, const Tensor& x, const ReducePlan& p, const OpParams& params, bool mean) {
+  const Device dev = Device::CUDA;
+  const std::vector<int64_t> dims = params.get_ints("dims", {});
+  Tensor out = empty_f32(p.out_shape, dev);
+  if (out.numel() == 0) return out;
+  const int nd = x.dim();
+  const int64_t ws_floats = cuda_backend::api().reduce_workspace_floats(x.shape().data(), nd, dims.data(), int(dims.size()));
+  Tensor ws = empty_f32({std::max<int64_t>(1, ws_floats)}, dev);
+  TS_CUDA(op, reduce_forward, mean ? 1 : 0, data_f32(x), x.shape().data(), nd, dims.data(), int(dims.size()),
+          data_f32(out), data_f32(ws));
+  return out;
+}
+
+Tensor reduce_forward(Device dev, const char* op, const Tensor& x_in, const OpParams& params, bool mean) {
+  Tensor x = contiguous_f32(x_in, dev, op, "x");
   ReducePlan p = plan_reduce(op, x.shape(), params);
+  if (dev == Device::CUDA) return reduce_forward_cuda(op, x, p, params, mean);
   Tensor out = Tensor::empty(p.out_shape);
   const double divisor = mean ? double(p.count) : 1.0;
   if (out.numel() == 0) return out;
@@ -108,16 +125,22 @@ Tensor reduce_forward(const char* op, const Tensor& x_in, const OpParams& params
   return out;
 }
 
-std::vector<Tensor> reduce_backward(const char* op, const std::vector<Tensor>& inputs,
+std::vector<Tensor> reduce_backward(Device dev, const char* op, const std::vector<Tensor>& inputs,
                                     const std::vector<Tensor>& grad_outputs, const OpParams& params, bool mean) {
   const Tensor& x = inputs[0];
-  if (!grad_outputs[0].defined()) return {Tensor::zeros(x.shape())};
+  if (!grad_outputs[0].defined()) return {zeros_f32(x.shape(), dev)};
   ReducePlan p = plan_reduce(op, x.shape(), params);
-  Tensor g = contiguous_f32(grad_outputs[0], op, "grad");
+  Tensor g = contiguous_f32(grad_outputs[0], dev, op, "grad");
   TS_CHECK_SHAPE(g.shape() == p.out_shape, op, ": gradient has shape ", shape_str(g.shape()), ", expected ",
                  shape_str(p.out_shape));
-  Tensor gx = Tensor::empty(x.shape());
+  Tensor gx = empty_f32(x.shape(), dev);
   if (gx.numel() == 0) return {gx};
+  if (dev == Device::CUDA) {
+    const std::vector<int64_t> dims = params.get_ints("dims", {});
+    TS_CUDA(op, reduce_backward, mean ? 1 : 0, data_f32(g), x.shape().data(), x.dim(), dims.data(), int(dims.size()),
+            data_f32(gx));
+    return {gx};
+  }
   // PyTorch divides by the count as an integer-valued float (grad / N).
   const float divisor = mean ? float(p.count) : 1.0f;
   cpu::sum_broadcast_backward(g.f32(), gx.f32(), p.groups, p.group_reduced, divisor);
@@ -127,24 +150,21 @@ std::vector<Tensor> reduce_backward(const char* op, const std::vector<Tensor>& i
 }  // namespace
 
 void register_reduce_ops(OpRegistry& r) {
-  r.add(OpDef{"sum", 1, 1,
-              [](const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-                return std::vector<Tensor>{reduce_forward("sum", in[0], params, false)};
-              },
-              [](const std::vector<Tensor>& in, const std::vector<Tensor>&, const std::vector<Tensor>&,
-                 const std::vector<Tensor>& gout, const OpParams& params) {
-                return reduce_backward("sum", in, gout, params, false);
-              },
-              "sum(x; dims = all, keepdim = false) -> x summed over dims"});
-  r.add(OpDef{"mean", 1, 1,
-              [](const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-                return std::vector<Tensor>{reduce_forward("mean", in[0], params, true)};
-              },
-              [](const std::vector<Tensor>& in, const std::vector<Tensor>&, const std::vector<Tensor>&,
-                 const std::vector<Tensor>& gout, const OpParams& params) {
-                return reduce_backward("mean", in, gout, params, true);
-              },
-              "mean(x; dims = all, keepdim = false) -> x averaged over dims"});
+  for (const bool mean : {false, true}) {
+    const char* op = mean ? "mean" : "sum";
+    OpDef d;
+    d.name = op;
+    set_forward(d, [op, mean](Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+      return std::vector<Tensor>{reduce_forward(dev, op, in[0], params, mean)};
+    });
+    set_backward(d, [op, mean](Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
+                               const std::vector<Tensor>&, const std::vector<Tensor>& gout, const OpParams& params) {
+      return reduce_backward(dev, op, in, gout, params, mean);
+    });
+    d.doc = mean ? "mean(x; dims = all, keepdim = false) -> x averaged over dims"
+                 : "sum(x; dims = all, keepdim = false) -> x summed over dims";
+    r.add(std::move(d));
+  }
 }
 
 }  // namespace tessera

@@ -16,6 +16,7 @@ void register_shape_ops(OpRegistry& r);
 void register_resample_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
 void register_optim_ops(OpRegistry& r);
+void register_rope_ops(OpRegistry& r);
 
 void register_all_ops(OpRegistry& r) {
   register_matmul_ops(r);
@@ -31,6 +32,7 @@ void register_all_ops(OpRegistry& r) {
   register_resample_ops(r);
   register_random_ops(r);
   register_optim_ops(r);
+  register_rope_ops(r);
 }
 
 }  // namespace tessera

@@ -3,6 +3,7 @@
 // mode "nearest" or "trilinear" ("bilinear" is accepted for 4-d), exactly as
 // F.interpolate(x, scale_factor=f) and F.interpolate(x, scale_factor=1/f) with
 // align_corners=False. Backward is the adjoint (cpu/resample.h).
+#include "backend/cuda_ops.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "cpu/resample.h"
@@ -15,9 +16,14 @@ struct ResamplePlan {
   Shape out_shape;
   int64_t planes;
   cpu::ResampleAxis d, h, w;
+  // the same axes as the CUDA kernels take them: D, H, W sizes and 1 / scale_factor
+  int64_t in3[3], out3[3];
+  float scale3[3];
+  bool linear;
 };
 
-ResamplePlan plan_resample(const char* op, const Shape& shape, const OpParams& params, bool up) {
+// device_plan: only the sizes are needed (the CUDA kernels compute taps themselves).
+ResamplePlan plan_resample(const char* op, const Shape& shape, const OpParams& params, bool up, bool device_plan) {
   const int nd = int(shape.size());
   TS_CHECK_SHAPE(nd == 4 || nd == 5, op, ": x must be 5-d [N, C, D, H, W] or 4-d [N, C, H, W], got ",
                  shape_str(shape));
@@ -41,6 +47,8 @@ ResamplePlan plan_resample(const char* op, const Shape& shape, const OpParams& p
     const int s = k - (3 - spatial);  // index into factor / spatial dims (-1: the absent D of a 4-d input)
     if (s < 0) {
       axes[k] = cpu::make_resample_axis(1, 1, 1.0f, linear);
+      p.in3[k] = p.out3[k] = 1;
+      p.scale3[k] = 1.0f;
       continue;
     }
     const int64_t in = shape[size_t(2 + s)], f = factor[size_t(s)];
@@ -56,62 +64,66 @@ ResamplePlan plan_resample(const char* op, const Shape& shape, const OpParams& p
       scale = float(f);
     }
     p.out_shape[size_t(2 + s)] = out;
-    axes[k] = cpu::make_resample_axis(in, out, scale, linear);
+    p.in3[k] = in;
+    p.out3[k] = out;
+    p.scale3[k] = scale;
+    if (!device_plan) axes[k] = cpu::make_resample_axis(in, out, scale, linear);
   }
+  p.linear = linear;
   p.d = std::move(axes[0]);
   p.h = std::move(axes[1]);
   p.w = std::move(axes[2]);
   return p;
 }
 
-std::vector<Tensor> resample_forward(const char* op, const std::vector<Tensor>& in, const OpParams& params,
-                                     bool up) {
-  Tensor x = contiguous_f32(in[0], op, "x");
-  ResamplePlan p = plan_resample(op, x.shape(), params, up);
-  Tensor y = Tensor::empty(p.out_shape);
-  if (y.numel() > 0) cpu::resample_forward(x.f32(), y.f32(), p.planes, p.d, p.h, p.w);
+std::vector<Tensor> resample_forward(Device dev, const char* op, const std::vector<Tensor>& in,
+                                     const OpParams& params, bool up) {
+  Tensor x = contiguous_f32(in[0], dev, op, "x");
+  ResamplePlan p = plan_resample(op, x.shape(), params, up, dev == Device::CUDA);
+  Tensor y = empty_f32(p.out_shape, dev);
+  if (y.numel() == 0) return {y};
+  if (dev == Device::CUDA)
+    TS_CUDA(op, resample_forward, data_f32(x), data_f32(y), p.planes, p.in3, p.out3, p.scale3, p.linear);
+  else cpu::resample_forward(x.f32(), y.f32(), p.planes, p.d, p.h, p.w);
   return {y};
 }
 
-std::vector<Tensor> resample_backward(const char* op, const std::vector<Tensor>& in,
+std::vector<Tensor> resample_backward(Device dev, const char* op, const std::vector<Tensor>& in,
                                       const std::vector<Tensor>& gout, const OpParams& params, bool up) {
   const Tensor& x = in[0];
-  if (!gout[0].defined()) return {Tensor::zeros(x.shape())};
-  ResamplePlan p = plan_resample(op, x.shape(), params, up);
-  Tensor g = contiguous_f32(gout[0], op, "grad");
+  if (!gout[0].defined()) return {zeros_f32(x.shape(), dev)};
+  ResamplePlan p = plan_resample(op, x.shape(), params, up, dev == Device::CUDA);
+  Tensor g = contiguous_f32(gout[0], dev, op, "grad");
   TS_CHECK_SHAPE(g.shape() == p.out_shape, op, ": gradient has shape ", shape_str(g.shape()), ", expected ",
                  shape_str(p.out_shape));
-  Tensor gx = Tensor::empty(x.shape());
-  if (gx.numel() > 0) {
-    if (g.numel() == 0) return {Tensor::zeros(x.shape())};
-    cpu::resample_backward(g.f32(), gx.f32(), p.planes, p.d, p.h, p.w);
-  }
+  if (x.numel() == 0 || g.numel() == 0) return {zeros_f32(x.shape(), dev)};
+  Tensor gx = empty_f32(x.shape(), dev);
+  if (dev == Device::CUDA)
+    TS_CUDA(op, resample_backward, data_f32(g), data_f32(gx), p.planes, p.in3, p.out3, p.scale3, p.linear);
+  else cpu::resample_backward(g.f32(), gx.f32(), p.planes, p.d, p.h, p.w);
   return {gx};
 }
 
 }  // namespace
 
 void register_resample_ops(OpRegistry& r) {
-  r.add(OpDef{"upsample", 1, 1,
-              [](const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-                return resample_forward("upsample", in, params, true);
-              },
-              [](const std::vector<Tensor>& in, const std::vector<Tensor>&, const std::vector<Tensor>&,
-                 const std::vector<Tensor>& gout, const OpParams& params) {
-                return resample_backward("upsample", in, gout, params, true);
-              },
-              "upsample(x [N, C, (D,) H, W]; factor [(fD,) fH, fW] in {1, 2, 4}, mode \"nearest\" | "
-              "\"trilinear\") -> F.interpolate(x, scale_factor=f)"});
-  r.add(OpDef{"downsample", 1, 1,
-              [](const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-                return resample_forward("downsample", in, params, false);
-              },
-              [](const std::vector<Tensor>& in, const std::vector<Tensor>&, const std::vector<Tensor>&,
-                 const std::vector<Tensor>& gout, const OpParams& params) {
-                return resample_backward("downsample", in, gout, params, false);
-              },
-              "downsample(x [N, C, (D,) H, W]; factor [(fD,) fH, fW] in {1, 2, 4} dividing each size, mode "
-              "\"nearest\" | \"trilinear\") -> F.interpolate(x, scale_factor=1/f)"});
+  for (const bool up : {true, false}) {
+    OpDef d;
+    d.name = up ? "upsample" : "downsample";
+    const char* op = up ? "upsample" : "downsample";
+    set_forward(d, [op, up](Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+      return resample_forward(dev, op, in, params, up);
+    });
+    set_backward(d, [op, up](Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
+                             const std::vector<Tensor>&, const std::vector<Tensor>& gout, const OpParams& params) {
+      return resample_backward(dev, op, in, gout, params, up);
+    });
+    d.doc = up ? "upsample(x [N, C, (D,) H, W]; factor [(fD,) fH, fW] in {1, 2, 4}, mode \"nearest\" | "
+                 "\"trilinear\") -> F.interpolate(x, scale_factor=f)"
+               : "downsample(x [N, C, (D,) H, W]; factor [(fD,) fH, fW] in {1, 2, 4} dividing each size, mode "
+                 "\"nearest\" | \"trilinear\") -> F.interpolate(x, scale_factor=1/f)";
+    r.add(std::move(d));
+  }
 }
 
 }  // namespace tessera

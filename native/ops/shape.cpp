@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cuda_ops.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "core/threadpool.h"
@@ -23,7 +24,7 @@ namespace tessera {
 namespace {
 
 // dst[sum_d i_d * dst_st[d]] = src[sum_d i_d * src_st[d]] for every index i of `shape`.
-void strided_copy(const float* src, const Shape& src_st, float* dst, const Shape& dst_st, const Shape& shape) {
+void strided_copy_cpu(const float* src, const Shape& src_st, float* dst, const Shape& dst_st, const Shape& shape) {
   for (int64_t s : shape)
     if (s == 0) return;
   // Drop size-1 dims and merge dims that are contiguous in both tensors.
@@ -121,6 +122,15 @@ void strided_copy(const float* src, const Shape& src_st, float* dst, const Shape
   });
 }
 
+// The same copy on either device (cuda/copy.cu on the GPU). Pointers are the
+// tensors' data (device pointers on CUDA).
+void strided_copy(Device dev, const float* src, const Shape& src_st, float* dst, const Shape& dst_st,
+                  const Shape& shape) {
+  if (dev == Device::CPU) return strided_copy_cpu(src, src_st, dst, dst_st, shape);
+  if (shape_numel(shape) == 0) return;
+  TS_CUDA("copy", strided_copy, src, src_st.data(), dst, dst_st.data(), shape.data(), int(shape.size()));
+}
+
 int normalize_dim(const char* op, const char* what, int64_t dim, int nd) {
   TS_CHECK_ARG(dim >= -nd && dim < nd, op, ": ", what, " ", dim, " is out of range for a ", nd,
                "-d tensor (must be in [", -nd, ", ", nd - 1, "])");
@@ -129,16 +139,16 @@ int normalize_dim(const char* op, const char* what, int64_t dim, int nd) {
 
 // ---- reshape ----
 
-std::vector<Tensor> reshape_forward(const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-  Tensor x = contiguous_f32(in[0], "reshape", "x");
+std::vector<Tensor> reshape_forward(Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+  Tensor x = contiguous_f32(in[0], dev, "reshape", "x");
   return {x.reshape(params.get_ints("shape"))};
 }
 
-std::vector<Tensor> reshape_backward(const std::vector<Tensor>& in, const std::vector<Tensor>&,
+std::vector<Tensor> reshape_backward(Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
                                      const std::vector<Tensor>&, const std::vector<Tensor>& gout,
                                      const OpParams&) {
-  if (!gout[0].defined()) return {Tensor::zeros(in[0].shape())};
-  return {contiguous_f32(gout[0], "reshape", "grad").reshape(in[0].shape()).clone()};
+  if (!gout[0].defined()) return {zeros_f32(in[0].shape(), dev)};
+  return {contiguous_f32(gout[0], dev, "reshape", "grad").reshape(in[0].shape()).clone()};
 }
 
 // ---- permute ----
@@ -159,30 +169,30 @@ std::vector<int> permutation(const Tensor& x, const OpParams& params) {
   return perm;
 }
 
-Tensor permute_copy(const Tensor& x, const std::vector<int>& perm) {
+Tensor permute_copy(Device dev, const Tensor& x, const std::vector<int>& perm) {
   const int nd = x.dim();
   Shape shape(static_cast<size_t>(nd)), src_st(static_cast<size_t>(nd));
   for (int i = 0; i < nd; ++i) {
     shape[size_t(i)] = x.shape()[size_t(perm[size_t(i)])];
     src_st[size_t(i)] = x.strides()[size_t(perm[size_t(i)])];
   }
-  Tensor out = Tensor::empty(shape);
-  strided_copy(x.f32(), src_st, out.f32(), out.strides(), shape);
+  Tensor out = empty_f32(shape, dev);
+  strided_copy(dev, data_f32(x), src_st, data_f32(out), out.strides(), shape);
   return out;
 }
 
-std::vector<Tensor> permute_forward(const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-  Tensor x = contiguous_f32(in[0], "permute", "x");
-  return {permute_copy(x, permutation(x, params))};
+std::vector<Tensor> permute_forward(Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+  Tensor x = contiguous_f32(in[0], dev, "permute", "x");
+  return {permute_copy(dev, x, permutation(x, params))};
 }
 
-std::vector<Tensor> permute_backward(const std::vector<Tensor>& in, const std::vector<Tensor>&,
+std::vector<Tensor> permute_backward(Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
                                      const std::vector<Tensor>&, const std::vector<Tensor>& gout,
                                      const OpParams& params) {
-  if (!gout[0].defined()) return {Tensor::zeros(in[0].shape())};
+  if (!gout[0].defined()) return {zeros_f32(in[0].shape(), dev)};
   std::vector<int> perm = permutation(in[0], params), inverse(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) inverse[size_t(perm[i])] = int(i);
-  return {permute_copy(contiguous_f32(gout[0], "permute", "grad"), inverse)};
+  return {permute_copy(dev, contiguous_f32(gout[0], dev, "permute", "grad"), inverse)};
 }
 
 // ---- slice ----
@@ -212,29 +222,30 @@ SliceSpec slice_spec(const Tensor& x, const OpParams& params) {
   return s;
 }
 
-std::vector<Tensor> slice_forward(const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-  Tensor x = contiguous_f32(in[0], "slice", "x");
+std::vector<Tensor> slice_forward(Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+  Tensor x = contiguous_f32(in[0], dev, "slice", "x");
   SliceSpec s = slice_spec(x, params);
   Shape shape = x.shape(), src_st = x.strides();
   shape[size_t(s.dim)] = s.count;
   src_st[size_t(s.dim)] *= s.step;
-  Tensor out = Tensor::empty(shape);
+  Tensor out = empty_f32(shape, dev);
   if (out.numel() == 0) return {out};
-  strided_copy(x.f32() + s.start * x.strides()[size_t(s.dim)], src_st, out.f32(), out.strides(), shape);
+  strided_copy(dev, data_f32(x) + s.start * x.strides()[size_t(s.dim)], src_st, data_f32(out), out.strides(), shape);
   return {out};
 }
 
-std::vector<Tensor> slice_backward(const std::vector<Tensor>& in, const std::vector<Tensor>&,
+std::vector<Tensor> slice_backward(Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
                                    const std::vector<Tensor>&, const std::vector<Tensor>& gout,
                                    const OpParams& params) {
-  Tensor gx = Tensor::zeros(in[0].shape());
+  Tensor gx = zeros_f32(in[0].shape(), dev);
   if (!gout[0].defined()) return {gx};
   SliceSpec s = slice_spec(in[0], params);
-  Tensor g = contiguous_f32(gout[0], "slice", "grad");
+  Tensor g = contiguous_f32(gout[0], dev, "slice", "grad");
   Shape dst_st = gx.strides();
   dst_st[size_t(s.dim)] *= s.step;
   if (g.numel() == 0) return {gx};
-  strided_copy(g.f32(), g.strides(), gx.f32() + s.start * gx.strides()[size_t(s.dim)], dst_st, g.shape());
+  strided_copy(dev, data_f32(g), g.strides(), data_f32(gx) + s.start * gx.strides()[size_t(s.dim)], dst_st,
+               g.shape());
   return {gx};
 }
 
@@ -258,36 +269,36 @@ int concat_dim(const std::vector<Tensor>& in, const OpParams& params) {
   return dim;
 }
 
-std::vector<Tensor> concat_forward(const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+std::vector<Tensor> concat_forward(Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
   const int dim = concat_dim(in, params);
   Shape shape = in[0].shape();
   shape[size_t(dim)] = 0;
   for (const Tensor& x : in) shape[size_t(dim)] += x.shape()[size_t(dim)];
-  Tensor out = Tensor::empty(shape);
+  Tensor out = empty_f32(shape, dev);
   int64_t offset = 0;
   for (size_t i = 0; i < in.size(); ++i) {
     std::string name = "x" + std::to_string(i);
-    Tensor x = contiguous_f32(in[i], "concat", name.c_str());
+    Tensor x = contiguous_f32(in[i], dev, "concat", name.c_str());
     if (x.numel() > 0)
-      strided_copy(x.f32(), x.strides(), out.f32() + offset * out.strides()[size_t(dim)], out.strides(),
+      strided_copy(dev, data_f32(x), x.strides(), data_f32(out) + offset * out.strides()[size_t(dim)], out.strides(),
                    x.shape());
     offset += x.shape()[size_t(dim)];
   }
   return {out};
 }
 
-std::vector<Tensor> concat_backward(const std::vector<Tensor>& in, const std::vector<Tensor>&,
+std::vector<Tensor> concat_backward(Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
                                     const std::vector<Tensor>&, const std::vector<Tensor>& gout,
                                     const OpParams& params) {
   const int dim = concat_dim(in, params);
   std::vector<Tensor> grads;
-  Tensor g = gout[0].defined() ? contiguous_f32(gout[0], "concat", "grad") : Tensor();
+  Tensor g = gout[0].defined() ? contiguous_f32(gout[0], dev, "concat", "grad") : Tensor();
   int64_t offset = 0;
   for (const Tensor& x : in) {
-    Tensor gx = Tensor::empty(x.shape());
-    if (!g.defined()) std::memset(gx.raw_data(), 0, gx.nbytes());
-    else if (gx.numel() > 0)
-      strided_copy(g.f32() + offset * g.strides()[size_t(dim)], g.strides(), gx.f32(), gx.strides(), x.shape());
+    Tensor gx = g.defined() ? empty_f32(x.shape(), dev) : zeros_f32(x.shape(), dev);
+    if (g.defined() && gx.numel() > 0)
+      strided_copy(dev, data_f32(g) + offset * g.strides()[size_t(dim)], g.strides(), data_f32(gx), gx.strides(),
+                   x.shape());
     offset += x.shape()[size_t(dim)];
     grads.push_back(gx);
   }
@@ -323,12 +334,18 @@ PadSpec pad_spec(const Tensor& x, const OpParams& params) {
   return p;
 }
 
-std::vector<Tensor> pad_forward(const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
-  Tensor x = contiguous_f32(in[0], "pad", "x");
+std::vector<Tensor> pad_forward(Device dev, const std::vector<Tensor>& in, const OpParams& params, OpContext&) {
+  Tensor x = contiguous_f32(in[0], dev, "pad", "x");
   PadSpec p = pad_spec(x, params);
-  Tensor out = Tensor::empty(p.out_shape);
+  Tensor out = empty_f32(p.out_shape, dev);
   const int nd = x.dim();
   if (out.numel() == 0) return {out};
+  if (dev == Device::CUDA) {
+    const std::vector<int64_t> pads = params.get_ints("pads");
+    TS_CUDA("pad", pad_forward, data_f32(x), x.shape().data(), nd, pads.data(), int(pads.size()), p.value,
+            data_f32(out));
+    return {out};
+  }
   if (nd == 0) {
     out.f32()[0] = x.f32()[0];
     return {out};
@@ -366,34 +383,44 @@ std::vector<Tensor> pad_forward(const std::vector<Tensor>& in, const OpParams& p
   return {out};
 }
 
-std::vector<Tensor> pad_backward(const std::vector<Tensor>& in, const std::vector<Tensor>&,
+std::vector<Tensor> pad_backward(Device dev, const std::vector<Tensor>& in, const std::vector<Tensor>&,
                                  const std::vector<Tensor>&, const std::vector<Tensor>& gout,
                                  const OpParams& params) {
   const Tensor& x = in[0];
-  if (!gout[0].defined()) return {Tensor::zeros(x.shape())};
+  if (!gout[0].defined()) return {zeros_f32(x.shape(), dev)};
   PadSpec p = pad_spec(x, params);
-  Tensor g = contiguous_f32(gout[0], "pad", "grad");
-  Tensor gx = Tensor::empty(x.shape());
+  Tensor g = contiguous_f32(gout[0], dev, "pad", "grad");
+  Tensor gx = empty_f32(x.shape(), dev);
   if (gx.numel() == 0) return {gx};
   int64_t offset = 0;
   for (int d = 0; d < x.dim(); ++d) offset += p.before[size_t(d)] * g.strides()[size_t(d)];
-  strided_copy(g.f32() + offset, g.strides(), gx.f32(), gx.strides(), x.shape());
+  strided_copy(dev, data_f32(g) + offset, g.strides(), data_f32(gx), gx.strides(), x.shape());
   return {gx};
 }
 
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
-  r.add(OpDef{"reshape", 1, 1, reshape_forward, reshape_backward,
-              "reshape(x; shape with at most one -1) -> x with the new shape"});
-  r.add(OpDef{"permute", 1, 1, permute_forward, permute_backward,
-              "permute(x; dims) -> contiguous copy with dim i = x's dim dims[i]"});
-  r.add(OpDef{"slice", 1, 1, slice_forward, slice_backward,
-              "slice(x; dim, start = 0, end = size, step = 1) -> x[start:end:step] along dim (Python bounds)"});
-  r.add(OpDef{"concat", 1, -1, concat_forward, concat_backward,
-              "concat(x0, x1, ...; dim = 0) -> inputs joined along dim"});
-  r.add(OpDef{"pad", 1, 1, pad_forward, pad_backward,
-              "pad(x; pads [before_last, after_last, ...], value = 0) -> constant padding as F.pad"});
+  auto add = [&r](const char* name, int min_inputs, int max_inputs, DeviceForwardFn fwd, DeviceBackwardFn bwd,
+                  const char* doc) {
+    OpDef d;
+    d.name = name;
+    d.min_inputs = min_inputs;
+    d.max_inputs = max_inputs;
+    set_forward(d, std::move(fwd));
+    set_backward(d, std::move(bwd));
+    d.doc = doc;
+    r.add(std::move(d));
+  };
+  add("reshape", 1, 1, reshape_forward, reshape_backward,
+      "reshape(x; shape with at most one -1) -> x with the new shape");
+  add("permute", 1, 1, permute_forward, permute_backward,
+      "permute(x; dims) -> contiguous copy with dim i = x's dim dims[i]");
+  add("slice", 1, 1, slice_forward, slice_backward,
+      "slice(x; dim, start = 0, end = size, step = 1) -> x[start:end:step] along dim (Python bounds)");
+  add("concat", 1, -1, concat_forward, concat_backward, "concat(x0, x1, ...; dim = 0) -> inputs joined along dim");
+  add("pad", 1, 1, pad_forward, pad_backward,
+      "pad(x; pads [before_last, after_last, ...], value = 0) -> constant padding as F.pad");
 }
 
 }  // namespace tessera

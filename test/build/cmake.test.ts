@@ -62,4 +62,29 @@ describe('cmake-js build', () => {
     });
     expect(r.status, r.stdout + r.stderr).toBe(0);
   }, 600_000);
+
+  it('passes every op fixture on the CUDA backend library built against the emulator', () => {
+    // libtessera_cuda_emu.so is cuda/*.cu + cuda/backend.cu compiled with g++ against
+    // cuda/emu: the addon loads it exactly as it loads libtessera_cuda.so (dlopen,
+    // ABI table, device memory through the caching allocator, op dispatch), so every
+    // op's CUDA forward and backward runs against the PyTorch fixtures here.
+    const lib = join(out, 'Release', 'libtessera_cuda_emu.so');
+    expect(existsSync(lib)).toBe(true);
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/ops.fixtures.test.ts', '-t', 'CUDA'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        TESSERA_ADDON: join(out, 'Release', 'tessera.node'),
+        TESSERA_CUDA_LIBRARY: lib,
+        TESSERA_REQUIRE_CUDA: '1',
+        TESSERA_EMU_ORDER: 'random',
+        TESSERA_EMU_SEED: '11',
+      },
+      maxBuffer: 1 << 26,
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const passed = Number(/Tests\s+(\d+) passed/.exec(r.stdout)?.[1] ?? 0);
+    expect(passed, r.stdout).toBeGreaterThan(100);
+  }, 600_000);
 });
