@@ -4,3 +4,7 @@ export type { NdArray } from './ops.js';
 export { ndarray } from './ops.js';
 export { backends, cudaMemory, cudaEmptyCache, type BackendInfo, type CudaDevice, type CudaOffReason } from './backends.js';
 export * as world from './world/index.js';
+export * as data from './data/index.js';
+export { Vae, VaeTrainer, SMALL_VAE_CONFIG, type VaeConfig, type VaeTrainOptions, type VaeStepStats, type VaeInfo } from './vae.js';
+export { trainVae, type TrainVaeOptions, type TrainVaeResult } from './vae-train.js';
+export { psnr, ssim } from './metrics.js';

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerWorldCommands } from './world.js';
 import { backends } from '../backends.js';
+import { registerVaeCommands } from './vae.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
       }
     });
   registerWorldCommands(program);
+  registerVaeCommands(program);
   return program;
 }
 

@@ -2,6 +2,8 @@
 // No math here: every call goes to the op table or the core.
 #include <napi.h>
 
+#include "addon/js.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -17,86 +19,11 @@
 namespace {
 
 using tessera::Tensor;
-
-Napi::Error make_error(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, code));
-  return err;
-}
-
-// Runs `body` and converts C++ exceptions into (code, message).
-template <class F>
-bool guarded(F&& body, std::string* code, std::string* message) {
-  try {
-    body();
-    return true;
-  } catch (const tessera::Error& e) {
-    *code = e.code_name();
-    *message = e.what();
-  } catch (const std::bad_alloc&) {
-    *code = "ERR_TESSERA_OUT_OF_MEMORY";
-    *message = "out of memory";
-  } catch (const std::exception& e) {
-    *code = "ERR_TESSERA_INTERNAL";
-    *message = e.what();
-  }
-  return false;
-}
-
-// {data: Float32Array, shape: number[]} -> Tensor (copied: JS may reuse its buffer).
-Tensor tensor_from_js(const Napi::Value& v, const std::string& what) {
-  Napi::Env env = v.Env();
-  if (!v.IsObject()) throw Napi::TypeError::New(env, what + " must be an object {data, shape}");
-  Napi::Object o = v.As<Napi::Object>();
-  Napi::Value data = o.Get("data");
-  Napi::Value shape = o.Get("shape");
-  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, what + ".data must be a Float32Array");
-  if (!shape.IsArray()) throw Napi::TypeError::New(env, what + ".shape must be an array");
-  Napi::Array sa = shape.As<Napi::Array>();
-  tessera::Shape s(sa.Length());
-  for (uint32_t i = 0; i < sa.Length(); ++i) {
-    Napi::Value d = sa.Get(i);
-    if (!d.IsNumber()) throw Napi::TypeError::New(env, what + ".shape[" + std::to_string(i) + "] must be a number");
-    double x = d.As<Napi::Number>().DoubleValue();
-    if (!(x >= 0) || x != double(int64_t(x)))
-      throw Napi::RangeError::New(env, what + ".shape[" + std::to_string(i) + "] must be a non-negative integer");
-    s[i] = int64_t(x);
-  }
-  Napi::Float32Array fa = data.As<Napi::Float32Array>();
-  if (int64_t(fa.ElementLength()) != tessera::shape_numel(s))
-    throw Napi::RangeError::New(env, what + ".data has " + std::to_string(fa.ElementLength()) +
-                                         " elements but shape " + tessera::shape_str(s) + " needs " +
-                                         std::to_string(tessera::shape_numel(s)));
-  return Tensor::from_f32(fa.Data(), s);
-}
-
-Napi::Value tensor_to_js(Napi::Env env, const Tensor& t) {
-  if (!t.defined()) return env.Null();
-  Tensor c = t.to(tessera::DType::F32).contiguous();
-  Napi::Float32Array fa = Napi::Float32Array::New(env, size_t(c.numel()));
-  if (c.numel()) std::memcpy(fa.Data(), c.raw_data(), c.nbytes());
-  Napi::Array shape = Napi::Array::New(env, c.shape().size());
-  for (size_t i = 0; i < c.shape().size(); ++i) shape.Set(uint32_t(i), Napi::Number::New(env, double(c.shape()[i])));
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("data", fa);
-  o.Set("shape", shape);
-  return o;
-}
-
-std::vector<Tensor> tensors_from_js(const Napi::Value& v, const std::string& what, bool allow_null) {
-  Napi::Env env = v.Env();
-  if (v.IsUndefined() || v.IsNull()) return {};
-  if (!v.IsArray()) throw Napi::TypeError::New(env, what + " must be an array");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<Tensor> out;
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (allow_null && (e.IsNull() || e.IsUndefined())) out.emplace_back();
-    else out.push_back(tensor_from_js(e, what + "[" + std::to_string(i) + "]"));
-  }
-  return out;
-}
+using tessera_js::guarded;
+using tessera_js::make_error;
+using tessera_js::tensor_from_js;
+using tessera_js::tensor_to_js;
+using tessera_js::tensors_from_js;
 
 tessera::OpParams params_from_js(const Napi::Value& v) {
   tessera::OpParams p;
@@ -360,6 +287,7 @@ Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tessera_js::register_vae(env, exports);
   exports.Set("cudaLoad", Napi::Function::New(env, CudaLoad));
   exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory));
   exports.Set("cudaEmptyCache", Napi::Function::New(env, CudaEmptyCache));

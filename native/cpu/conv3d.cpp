@@ -29,12 +29,6 @@
 namespace tessera {
 namespace cpu {
 
-void conv3d_output_size(Conv3dShape& s) {
-  s.Do = (s.D + s.pF + s.pB - s.kD) / s.sD + 1;
-  s.Ho = (s.H + 2 * s.pH - s.kH) / s.sH + 1;
-  s.Wo = (s.W + 2 * s.pW - s.kW) / s.sW + 1;
-}
-
 namespace {
 
 // A stride-(sD, sH, sW) convolution window over a padded source [C, Dp, Hp, Wp].

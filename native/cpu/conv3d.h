@@ -18,7 +18,12 @@ struct Conv3dShape {
 };
 
 // Fills Do/Ho/Wo from the rest: Do = (D + pF + pB - kD) / sD + 1 (and alike).
-void conv3d_output_size(Conv3dShape& s);
+// Inline: the CUDA backend library (cuda/conv3d.cu) uses it without linking the core.
+inline void conv3d_output_size(Conv3dShape& s) {
+  s.Do = (s.D + s.pF + s.pB - s.kD) / s.sD + 1;
+  s.Ho = (s.H + 2 * s.pH - s.kH) / s.sH + 1;
+  s.Wo = (s.W + 2 * s.pW - s.kW) / s.sW + 1;
+}
 
 // y = conv3d(x, w) + bias. bias may be null. All tensors contiguous.
 // Per sample: y[n] (Cout x P) = w (Cout x Cin*kD*kH*kW) @ im2col(x[n]), with the

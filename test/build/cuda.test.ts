@@ -17,6 +17,9 @@ it.runIf(nvcc)('compiles every kernel with nvcc for sm_80/86/89/90', () => {
     maxBuffer: 1 << 26,
   });
   expect(existsSync(join(out, 'Release', 'libtessera_cuda.so'))).toBe(true);
+  // The library stands alone: no tessera symbol is left for the loader to find.
+  const undef = spawnSync('nm', ['-u', '-C', join(out, 'Release', 'libtessera_cuda.so')], { encoding: 'utf8' });
+  expect(undef.stdout.split('\n').filter((l) => /tessera::/.test(l))).toEqual([]);
   const kernels = readdirSync(join(root, 'cuda')).filter((f) => f.endsWith('.cu'));
   expect(kernels.length).toBeGreaterThan(0);
   for (const k of kernels)

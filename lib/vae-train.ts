@@ -1,0 +1,66 @@
+// The VAE training loop: batches from the clip sampler (lib/data), one AdamW step
+// each, a checkpoint every `checkpointEvery` steps (temporary file + rename, so at
+// most that many steps are ever lost), the model file at the end. A run resumed
+// from its checkpoint continues with the same batches and the same noise.
+import { existsSync } from 'node:fs';
+import { clipSampler, type ClipSamplerOptions } from './data/index.js';
+import { checkInteger, invalidParameter } from './validate.js';
+import { VaeTrainer, type VaeConfig, type VaeStepStats, type VaeTrainOptions } from './vae.js';
+
+export interface TrainVaeOptions {
+  /** Training data: 'world', 'fashion-mnist', a folder of images and videos, or a weighted mix. */
+  data: ClipSamplerOptions['source'];
+  steps: number;
+  /** Model file written at the end (safetensors). */
+  out: string;
+  /** Checkpoint file (default `${out}.ckpt`); resumed from when it exists and `resume` is true. */
+  checkpoint?: string;
+  checkpointEvery?: number;
+  resume?: boolean;
+  config?: VaeConfig;
+  train?: VaeTrainOptions;
+  /** Clip sampler options: batchSize, frames, sizes, imageFraction, seed... */
+  sampler?: Omit<ClipSamplerOptions, 'source' | 'count'>;
+  seed?: number;
+  /** Called after every step. */
+  onStep?: (stats: VaeStepStats & { clipsPerSecond: number; source: string }) => void;
+  /** Called after every checkpoint write. */
+  onCheckpoint?: (path: string, step: number) => void;
+}
+
+export interface TrainVaeResult {
+  steps: number;
+  last: VaeStepStats | undefined;
+  out: string;
+  checkpoint: string;
+}
+
+export async function trainVae(options: TrainVaeOptions): Promise<TrainVaeResult> {
+  const steps = checkInteger('steps', options.steps, 1);
+  if (typeof options.out !== 'string' || options.out === '') throw invalidParameter('out', 'a file path', options.out);
+  const checkpoint = options.checkpoint ?? `${options.out}.ckpt`;
+  const every = checkInteger('checkpointEvery', options.checkpointEvery ?? 100, 1);
+  const seed = checkInteger('seed', options.seed ?? 0, 0);
+  // The sampler validates its options before any model work starts.
+  const sampler = clipSampler({ ...(options.sampler ?? {}), source: options.data, seed });
+  const trainer =
+    options.resume && existsSync(checkpoint)
+      ? await VaeTrainer.resume(checkpoint)
+      : await VaeTrainer.create(options.config ?? {}, { seed, train: { seed, ...(options.train ?? {}) } });
+  let step = (await trainer.info()).steps;
+  let last: VaeStepStats | undefined;
+  while (step < steps) {
+    const batch = await sampler.batch(step); // random access: a resumed run sees the same batches
+    const stats = await trainer.step(batch.x);
+    step = stats.step;
+    last = stats;
+    const clips = batch.x.shape[0]!;
+    options.onStep?.({ ...stats, clipsPerSecond: clips / (stats.ms / 1000), source: batch.source });
+    if (step % every === 0 || step === steps) {
+      await trainer.saveCheckpoint(checkpoint);
+      options.onCheckpoint?.(checkpoint, step);
+    }
+  }
+  await trainer.save(options.out);
+  return { steps: step, last, out: options.out, checkpoint };
+}

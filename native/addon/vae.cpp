@@ -1,0 +1,256 @@
+// N-API glue for the VAE (models/vae.h, models/vae_trainer.h): one JS class,
+// VaeModel, holding either an inference model or a trainer. Every method that
+// computes or touches files runs on a worker thread and returns a Promise; calls
+// on one model are serialized (a mutex per model), so JS may fire several.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "addon/js.h"
+#include "core/autograd.h"
+#include "models/vae.h"
+#include "models/vae_trainer.h"
+
+namespace tessera_js {
+
+namespace {
+
+using tessera::Tensor;
+using tessera::models::Vae;
+using tessera::models::VaeConfig;
+using tessera::models::VaeTrainConfig;
+using tessera::models::VaeTrainer;
+
+struct VaeState {
+  std::mutex mu;
+  std::unique_ptr<Vae> vae;          // inference model (load / create without training)
+  std::unique_ptr<VaeTrainer> trainer;  // or a trainer, which owns its model
+  Vae& model() {
+    if (trainer) return trainer->model();
+    TS_CHECK(vae != nullptr, tessera::ErrorCode::InvalidArgument, "the VAE is not initialized (create, load or resume it first)");
+    return *vae;
+  }
+};
+
+// Runs work(state) on a worker thread under the model's mutex; result(env) builds
+// the resolved value on the JS thread.
+class VaeTask : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void(VaeState&)>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+  VaeTask(Napi::Env env, std::shared_ptr<VaeState> state, Work work, Result result)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)),
+        work_(std::move(work)), result_(std::move(result)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    ok_ = guarded(
+        [&] {
+          std::lock_guard<std::mutex> lock(state_->mu);
+          work_(*state_);
+        },
+        &code_, &message_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!ok_) {
+      deferred_.Reject(make_error(env, code_.c_str(), message_).Value());
+      return;
+    }
+    std::string code, message;
+    Napi::Value v;
+    if (!guarded([&] { v = result_ ? result_(env) : env.Undefined(); }, &code, &message)) {
+      deferred_.Reject(make_error(env, code.c_str(), message).Value());
+      return;
+    }
+    deferred_.Resolve(v);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<VaeState> state_;
+  Work work_;
+  Result result_;
+  bool ok_ = false;
+  std::string code_, message_;
+};
+
+double number_field(const Napi::Object& o, const char* name, double fallback) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("train.") + name + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+VaeTrainConfig train_from_js(const Napi::Value& v) {
+  VaeTrainConfig t;
+  if (v.IsUndefined() || v.IsNull()) return t;
+  if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), "train options must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  t.lr = number_field(o, "lr", t.lr);
+  t.beta1 = number_field(o, "beta1", t.beta1);
+  t.beta2 = number_field(o, "beta2", t.beta2);
+  t.eps = number_field(o, "eps", t.eps);
+  t.weight_decay = number_field(o, "weightDecay", t.weight_decay);
+  t.l1_weight = number_field(o, "l1Weight", t.l1_weight);
+  t.mse_weight = number_field(o, "mseWeight", t.mse_weight);
+  t.kl_weight = number_field(o, "klWeight", t.kl_weight);
+  t.max_grad_norm = number_field(o, "maxGradNorm", t.max_grad_norm);
+  t.seed = uint64_t(number_field(o, "seed", double(t.seed)));
+  return t;
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+class VaeModel : public Napi::ObjectWrap<VaeModel> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "VaeModel",
+                       {InstanceMethod("create", &VaeModel::Create), InstanceMethod("load", &VaeModel::Load),
+                        InstanceMethod("resume", &VaeModel::Resume), InstanceMethod("step", &VaeModel::Step),
+                        InstanceMethod("encode", &VaeModel::Encode), InstanceMethod("decode", &VaeModel::Decode),
+                        InstanceMethod("saveModel", &VaeModel::SaveModel),
+                        InstanceMethod("saveCheckpoint", &VaeModel::SaveCheckpoint),
+                        InstanceMethod("setLearningRate", &VaeModel::SetLearningRate),
+                        InstanceMethod("info", &VaeModel::Info)});
+  }
+  explicit VaeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VaeModel>(info), state_(std::make_shared<VaeState>()) {}
+
+ private:
+  Napi::Value run(Napi::Env env, VaeTask::Work work, VaeTask::Result result = nullptr) {
+    auto* t = new VaeTask(env, state_, std::move(work), std::move(result));
+    Napi::Promise p = t->promise();
+    t->Queue();
+    return p;
+  }
+
+  // create(configJson, train | null, seed): train null -> inference model
+  Napi::Value Create(const Napi::CallbackInfo& info) {
+    const std::string config_json = string_arg(info, 0, "config");
+    const bool training = !(info[1].IsUndefined() || info[1].IsNull());
+    const VaeTrainConfig train = train_from_js(info[1]);
+    const uint64_t seed = info[2].IsNumber() ? uint64_t(info[2].As<Napi::Number>().Int64Value()) : 0;
+    return run(info.Env(), [=](VaeState& s) {
+      const VaeConfig config = VaeConfig::from_json(config_json);
+      if (training) s.trainer = std::make_unique<VaeTrainer>(config, train, seed);
+      else s.vae = std::make_unique<Vae>(config, seed);
+    });
+  }
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    const std::string path = string_arg(info, 0, "path");
+    return run(info.Env(), [=](VaeState& s) { s.vae = std::make_unique<Vae>(Vae::load(path)); });
+  }
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    const std::string path = string_arg(info, 0, "path");
+    return run(info.Env(), [=](VaeState& s) { s.trainer = std::make_unique<VaeTrainer>(VaeTrainer::resume(path)); });
+  }
+  // step(x) -> {step, loss, l1, mse, kl, gradNorm, psnr, ms}
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    Tensor x = tensor_from_js(info[0], "x");
+    auto stats = std::make_shared<tessera::models::VaeStepStats>();
+    auto ms = std::make_shared<double>(0);
+    return run(
+        info.Env(),
+        [=](VaeState& s) {
+          TS_CHECK(s.trainer != nullptr, tessera::ErrorCode::InvalidArgument,
+                   "step: this VAE was loaded for inference; create it with training options or resume a checkpoint");
+          const auto t0 = std::chrono::steady_clock::now();
+          *stats = s.trainer->step(x);
+          *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("step", double(stats->step));
+          o.Set("loss", stats->loss);
+          o.Set("l1", stats->l1);
+          o.Set("mse", stats->mse);
+          o.Set("kl", stats->kl);
+          o.Set("gradNorm", stats->grad_norm);
+          o.Set("psnr", stats->psnr);
+          o.Set("ms", *ms);
+          return o;
+        });
+  }
+  // encode(x) -> {mean, logvar}
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    Tensor x = tensor_from_js(info[0], "video");
+    auto out = std::make_shared<std::pair<Tensor, Tensor>>();
+    return run(
+        info.Env(),
+        [=](VaeState& s) {
+          tessera::NoGradGuard ng;
+          auto post = s.model().encode(tessera::Var(x));
+          *out = {post.mean.value(), post.logvar.value()};
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("mean", tensor_to_js(env, out->first));
+          o.Set("logvar", tensor_to_js(env, out->second));
+          return o;
+        });
+  }
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    Tensor z = tensor_from_js(info[0], "latent");
+    auto out = std::make_shared<Tensor>();
+    return run(
+        info.Env(),
+        [=](VaeState& s) {
+          tessera::NoGradGuard ng;
+          *out = s.model().decode(tessera::Var(z)).value();
+        },
+        [=](Napi::Env env) { return tensor_to_js(env, *out); });
+  }
+  Napi::Value SaveModel(const Napi::CallbackInfo& info) {
+    const std::string path = string_arg(info, 0, "path");
+    return run(info.Env(), [=](VaeState& s) {
+      if (s.trainer) s.trainer->save_model(path);
+      else s.model().save(path);
+    });
+  }
+  Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
+    const std::string path = string_arg(info, 0, "path");
+    return run(info.Env(), [=](VaeState& s) {
+      TS_CHECK(s.trainer != nullptr, tessera::ErrorCode::InvalidArgument,
+               "saveCheckpoint: only a trainer has optimizer state; use saveModel for an inference model");
+      s.trainer->save_checkpoint(path);
+    });
+  }
+  Napi::Value SetLearningRate(const Napi::CallbackInfo& info) {
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "lr must be a number");
+    const double lr = info[0].As<Napi::Number>().DoubleValue();
+    return run(info.Env(), [=](VaeState& s) {
+      TS_CHECK(s.trainer != nullptr, tessera::ErrorCode::InvalidArgument, "setLearningRate: not a trainer");
+      s.trainer->set_lr(lr);
+    });
+  }
+  // info() -> {config (JSON), numParameters, steps, training}; waits for no running call
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    auto out = std::make_shared<std::tuple<std::string, int64_t, int64_t, bool>>();
+    return run(
+        info.Env(),
+        [=](VaeState& s) {
+          Vae& m = s.model();
+          *out = {m.config().to_json(), m.num_parameters(), s.trainer ? s.trainer->steps() : 0, s.trainer != nullptr};
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("config", std::get<0>(*out));
+          o.Set("numParameters", double(std::get<1>(*out)));
+          o.Set("steps", double(std::get<2>(*out)));
+          o.Set("training", std::get<3>(*out));
+          return o;
+        });
+  }
+
+  std::shared_ptr<VaeState> state_;
+};
+
+}  // namespace
+
+void register_vae(Napi::Env env, Napi::Object exports) { exports.Set("VaeModel", VaeModel::Define(env)); }
+
+}  // namespace tessera_js

@@ -1,0 +1,972 @@
+// The causal 3D-conv video VAE (models/vae.h, docs/VAE.md), written against the op
+// table. Layout of this file:
+//   1. a small JSON reader/writer (safetensors headers and the config)
+//   2. safetensors I/O
+//   3. the posterior's logvar range (exp and clamp are op-table ops)
+//   4. VaeConfig
+//   5. the layers (conv, per-frame GroupNorm, ResBlock, attention, down/upsample)
+//   6. Vae
+#include "models/vae.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/op.h"
+
+namespace tessera::models {
+
+namespace {
+
+// ---- 1. JSON ---------------------------------------------------------------------
+
+struct Json {
+  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
+  bool b = false;
+  double num = 0;
+  std::string str;
+  std::vector<Json> arr;
+  std::vector<std::pair<std::string, Json>> obj;  // in document order
+  const Json* get(const std::string& key) const {
+    for (auto& kv : obj)
+      if (kv.first == key) return &kv.second;
+    return nullptr;
+  }
+};
+
+// Recursive-descent parser over a bounded buffer; errors are Format with the offset.
+class JsonParser {
+ public:
+  JsonParser(const char* p, size_t n, const std::string& what) : p_(p), n_(n), what_(what) {}
+  Json parse_document() {
+    Json v = value(0);
+    ws();
+    if (i_ != n_) error("trailing characters after the JSON value");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void error(const char* msg) const {
+    fail(ErrorCode::Format, what_, ": invalid JSON at byte ", i_, ": ", msg);
+  }
+  void ws() {
+    while (i_ < n_ && (p_[i_] == ' ' || p_[i_] == '\t' || p_[i_] == '\n' || p_[i_] == '\r')) ++i_;
+  }
+  bool lit(const char* s) {
+    size_t m = std::strlen(s);
+    if (n_ - i_ >= m && std::memcmp(p_ + i_, s, m) == 0) {
+      i_ += m;
+      return true;
+    }
+    return false;
+  }
+  Json value(int depth) {
+    if (depth > 64) error("nested too deeply");
+    ws();
+    if (i_ >= n_) error("unexpected end");
+    Json v;
+    char c = p_[i_];
+    if (c == '{') {
+      v.kind = Json::Object;
+      ++i_;
+      ws();
+      if (i_ < n_ && p_[i_] == '}') {
+        ++i_;
+        return v;
+      }
+      for (;;) {
+        ws();
+        if (i_ >= n_ || p_[i_] != '"') error("expected a string key");
+        std::string key = string();
+        ws();
+        if (i_ >= n_ || p_[i_] != ':') error("expected ':'");
+        ++i_;
+        v.obj.emplace_back(std::move(key), value(depth + 1));
+        ws();
+        if (i_ < n_ && p_[i_] == ',') {
+          ++i_;
+          continue;
+        }
+        if (i_ < n_ && p_[i_] == '}') {
+          ++i_;
+          return v;
+        }
+        error("expected ',' or '}'");
+      }
+    }
+    if (c == '[') {
+      v.kind = Json::Array;
+      ++i_;
+      ws();
+      if (i_ < n_ && p_[i_] == ']') {
+        ++i_;
+        return v;
+      }
+      for (;;) {
+        v.arr.push_back(value(depth + 1));
+        ws();
+        if (i_ < n_ && p_[i_] == ',') {
+          ++i_;
+          continue;
+        }
+        if (i_ < n_ && p_[i_] == ']') {
+          ++i_;
+          return v;
+        }
+        error("expected ',' or ']'");
+      }
+    }
+    if (c == '"') {
+      v.kind = Json::String;
+      v.str = string();
+      return v;
+    }
+    if (lit("true")) {
+      v.kind = Json::Bool;
+      v.b = true;
+      return v;
+    }
+    if (lit("false")) {
+      v.kind = Json::Bool;
+      return v;
+    }
+    if (lit("null")) return v;
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t start = i_;
+      while (i_ < n_ && (std::strchr("+-.eE", p_[i_]) || (p_[i_] >= '0' && p_[i_] <= '9'))) ++i_;
+      std::string s(p_ + start, i_ - start);
+      char* end = nullptr;
+      v.kind = Json::Number;
+      v.num = std::strtod(s.c_str(), &end);
+      if (end != s.c_str() + s.size()) error("malformed number");
+      return v;
+    }
+    error("unexpected character");
+  }
+  static void put_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out += char(cp);
+    } else if (cp < 0x800) {
+      out += char(0xC0 | (cp >> 6));
+      out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += char(0xE0 | (cp >> 12));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    } else {
+      out += char(0xF0 | (cp >> 18));
+      out += char(0x80 | ((cp >> 12) & 0x3F));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    }
+  }
+  uint32_t hex4() {
+    if (n_ - i_ < 4) error("short \\u escape");
+    uint32_t cp = 0;
+    for (int k = 0; k < 4; ++k) {
+      char h = p_[i_++];
+      cp <<= 4;
+      if (h >= '0' && h <= '9') cp |= uint32_t(h - '0');
+      else if (h >= 'a' && h <= 'f') cp |= uint32_t(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') cp |= uint32_t(h - 'A' + 10);
+      else error("bad \\u escape");
+    }
+    return cp;
+  }
+  std::string string() {
+    ++i_;  // opening quote
+    std::string out;
+    for (;;) {
+      if (i_ >= n_) error("unterminated string");
+      char c = p_[i_++];
+      if (c == '"') return out;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (i_ >= n_) error("unterminated escape");
+      char e = p_[i_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          uint32_t cp = hex4();
+          if (cp >= 0xD800 && cp < 0xDC00 && n_ - i_ >= 6 && p_[i_] == '\\' && p_[i_ + 1] == 'u') {
+            i_ += 2;
+            uint32_t lo = hex4();
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          put_utf8(out, cp);
+          break;
+        }
+        default: error("bad escape");
+      }
+    }
+  }
+
+  const char* p_;
+  size_t n_;
+  size_t i_ = 0;
+  std::string what_;
+};
+
+Json parse_json(const std::string& s, const std::string& what) { return JsonParser(s.data(), s.size(), what).parse_document(); }
+
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
+}
+
+// Shortest decimal that reads back as the same double.
+std::string json_number(double v) {
+  char buf[32];
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+bool json_int(const Json& v, int64_t* out) {
+  if (v.kind != Json::Number || !(std::fabs(v.num) < 9.0e15) || v.num != std::floor(v.num)) return false;
+  *out = int64_t(v.num);
+  return true;
+}
+
+}  // namespace
+
+// ---- 2. safetensors ----------------------------------------------------------------
+
+const Tensor* SafetensorsFile::find(const std::string& name) const {
+  for (auto& kv : tensors)
+    if (kv.first == name) return &kv.second;
+  return nullptr;
+}
+
+const Tensor& SafetensorsFile::at(const std::string& name) const {
+  const Tensor* t = find(name);
+  TS_CHECK(t, ErrorCode::Format, "safetensors: no tensor named '", name, "'");
+  return *t;
+}
+
+SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& what) {
+  constexpr uint64_t kMaxHeader = 100ull << 20;
+  TS_CHECK(size >= 8, ErrorCode::Format, what, ": ", size, " bytes is too short for the 8-byte header length");
+  uint64_t n = 0;
+  for (int k = 7; k >= 0; --k) n = (n << 8) | data[k];
+  TS_CHECK(n <= kMaxHeader && n <= size - 8, ErrorCode::Format, what, ": header length ", n,
+           " exceeds the file (", size, " bytes) or the limit of ", kMaxHeader, " bytes");
+  Json header = JsonParser(reinterpret_cast<const char*>(data + 8), size_t(n), what).parse_document();
+  TS_CHECK(header.kind == Json::Object, ErrorCode::Format, what, ": the header must be a JSON object");
+  const uint8_t* block = data + 8 + n;
+  const uint64_t block_len = size - 8 - n;
+  SafetensorsFile file;
+  for (auto& kv : header.obj) {
+    const std::string& name = kv.first;
+    const Json& e = kv.second;
+    if (name == "__metadata__") {
+      TS_CHECK(e.kind == Json::Object, ErrorCode::Format, what, ": __metadata__ must be an object");
+      for (auto& m : e.obj) {
+        TS_CHECK(m.second.kind == Json::String, ErrorCode::Format, what, ": __metadata__.", m.first,
+                 " must be a string");
+        file.metadata[m.first] = m.second.str;
+      }
+      continue;
+    }
+    TS_CHECK(e.kind == Json::Object, ErrorCode::Format, what, ": entry '", name, "' must be an object");
+    const Json* dt = e.get("dtype");
+    const Json* sh = e.get("shape");
+    const Json* off = e.get("data_offsets");
+    TS_CHECK(dt && dt->kind == Json::String, ErrorCode::Format, what, ": tensor '", name, "' has no dtype string");
+    DType dtype;
+    if (dt->str == "F32") dtype = DType::F32;
+    else if (dt->str == "F16") dtype = DType::F16;
+    else if (dt->str == "BF16") dtype = DType::BF16;
+    else fail(ErrorCode::Unsupported, what, ": tensor '", name, "' has dtype ", dt->str, "; F32, F16 and BF16 are supported");
+    TS_CHECK(sh && sh->kind == Json::Array, ErrorCode::Format, what, ": tensor '", name, "' has no shape array");
+    Shape shape;
+    uint64_t count = 1;
+    for (const Json& d : sh->arr) {
+      int64_t v = 0;
+      TS_CHECK(json_int(d, &v) && v >= 0 && v < (int64_t(1) << 40), ErrorCode::Format, what, ": tensor '", name,
+               "' has a bad shape entry");
+      shape.push_back(v);
+      count *= uint64_t(v);
+      TS_CHECK(count < (uint64_t(1) << 44), ErrorCode::Format, what, ": tensor '", name, "' is too large");
+    }
+    int64_t b = 0, en = 0;
+    TS_CHECK(off && off->kind == Json::Array && off->arr.size() == 2 && json_int(off->arr[0], &b) &&
+                 json_int(off->arr[1], &en) && b >= 0 && en >= b,
+             ErrorCode::Format, what, ": tensor '", name, "' has bad data_offsets");
+    const uint64_t bytes = count * dtype_size(dtype);
+    TS_CHECK(uint64_t(en) <= block_len && uint64_t(en - b) == bytes, ErrorCode::Format, what, ": tensor '", name,
+             "' data_offsets [", b, ", ", en, "] do not fit shape ", shape_str(shape), " of ", dt->str, " in ",
+             block_len, " data bytes");
+    TS_CHECK(!file.find(name), ErrorCode::Format, what, ": tensor '", name, "' appears twice");
+    Tensor t = Tensor::empty(shape, dtype);
+    if (bytes) std::memcpy(t.raw_data(), block + b, bytes);  // little-endian host
+    file.tensors.emplace_back(name, std::move(t));
+  }
+  return file;
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  TS_CHECK(f, ErrorCode::Io, "cannot open '", path, "' for reading");
+  const std::streamoff size = f.tellg();
+  TS_CHECK(size >= 0, ErrorCode::Io, "cannot read the size of '", path, "'");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  f.seekg(0);
+  TS_CHECK(size == 0 || f.read(reinterpret_cast<char*>(bytes.data()), size), ErrorCode::Io, "cannot read '", path,
+           "'");
+  return parse_safetensors(bytes.data(), bytes.size(), path);
+}
+
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::string h = "{";
+  if (!metadata.empty()) {
+    h += "\"__metadata__\":{";
+    bool first = true;
+    for (auto& kv : metadata) {
+      if (!first) h += ",";
+      first = false;
+      h += json_quote(kv.first) + ":" + json_quote(kv.second);
+    }
+    h += "}";
+  }
+  std::vector<Tensor> data;
+  uint64_t offset = 0;
+  for (auto& kv : tensors) {
+    const Tensor& t = kv.second;
+    TS_CHECK_ARG(t.defined() && t.device() == Device::CPU, "write_safetensors: tensor '", kv.first,
+                 "' must be a defined CPU tensor");
+    TS_CHECK_ARG(kv.first != "__metadata__", "write_safetensors: '__metadata__' is not a tensor name");
+    Tensor c = t.contiguous();
+    const char* dt = c.dtype() == DType::F32 ? "F32" : c.dtype() == DType::F16 ? "F16" : "BF16";
+    if (h.size() > 1) h += ",";
+    h += json_quote(kv.first) + ":{\"dtype\":\"" + dt + "\",\"shape\":[";
+    for (size_t i = 0; i < c.shape().size(); ++i) h += (i ? "," : "") + std::to_string(c.shape()[i]);
+    h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + c.nbytes()) + "]}";
+    offset += c.nbytes();
+    data.push_back(c);
+  }
+  h += "}";
+  h.append((8 - h.size() % 8) % 8, ' ');
+  // Written next to the target and renamed over it: a crash or a full disk never
+  // leaves a half-written file under `path` (the old file, if any, stays intact).
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    TS_CHECK(f, ErrorCode::Io, "cannot open '", tmp, "' for writing (", std::strerror(errno), ")");
+    uint8_t len[8];
+    for (int k = 0; k < 8; ++k) len[k] = uint8_t(uint64_t(h.size()) >> (8 * k));
+    f.write(reinterpret_cast<const char*>(len), 8);
+    f.write(h.data(), std::streamsize(h.size()));
+    for (const Tensor& c : data)
+      if (c.nbytes()) f.write(static_cast<const char*>(c.raw_data()), std::streamsize(c.nbytes()));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      fail(ErrorCode::Io, "cannot write '", tmp, "' (", std::strerror(errno), ")");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    fail(ErrorCode::Io, "cannot rename '", tmp, "' to '", path, "' (", why, ")");
+  }
+}
+
+// ---- 3. posterior ops -------------------------------------------------------------
+// The posterior uses the op table's exp and clamp (native/ops/activation.cpp, CPU and
+// CUDA): logvar is clamped to [kLogvarMin, kLogvarMax], and clamp's gradient is
+// PyTorch's (it passes at the bounds themselves).
+
+namespace {
+
+constexpr double kLogvarMin = -30.0, kLogvarMax = 20.0;
+
+// ---- op helpers -------------------------------------------------------------------
+
+using Ints = std::vector<int64_t>;
+
+Var reshape(const Var& x, const Ints& shape) { return apply1("reshape", {x}, {{"shape", shape}}); }
+Var permute(const Var& x, const Ints& dims) { return apply1("permute", {x}, {{"dims", dims}}); }
+Var silu(const Var& x) { return apply1("silu", {x}); }
+Var add(const Var& a, const Var& b) { return apply1("add", {a, b}); }
+Var mul(const Var& a, const Var& b) { return apply1("mul", {a, b}); }
+Var scale(const Var& x, double alpha) { return apply1("scale", {x}, {{"alpha", alpha}}); }
+Var slice(const Var& x, int dim, int64_t start, int64_t end) {
+  return apply1("slice", {x}, {{"dim", double(dim)}, {"start", double(start)}, {"end", double(end)}});
+}
+
+int log2i(int64_t v) {
+  int l = 0;
+  while ((int64_t(1) << l) < v) ++l;
+  return l;
+}
+
+std::string ints_str(const Ints& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+// ---- 4. VaeConfig ---------------------------------------------------------------------
+
+void VaeConfig::validate() const {
+  TS_CHECK_ARG(in_channels >= 1, "VaeConfig: in_channels must be >= 1, got ", in_channels);
+  TS_CHECK_ARG(latent_channels >= 1, "VaeConfig: latent_channels must be >= 1, got ", latent_channels);
+  TS_CHECK_ARG(base_channels >= 1, "VaeConfig: base_channels must be >= 1, got ", base_channels);
+  TS_CHECK_ARG(spatial_down == 4 || spatial_down == 8 || spatial_down == 16,
+               "VaeConfig: spatial_down must be 4, 8 or 16, got ", spatial_down);
+  TS_CHECK_ARG(temporal_down == 1 || temporal_down == 2 || temporal_down == 4,
+               "VaeConfig: temporal_down must be 1, 2 or 4, got ", temporal_down);
+  const int L = log2i(spatial_down) + 1;
+  TS_CHECK_ARG(int(channel_mult.size()) == L, "VaeConfig: channel_mult must have log2(spatial_down) + 1 = ", L,
+               " entries (one per level) for spatial_down ", spatial_down, ", got ", channel_mult.size(), " (",
+               ints_str(channel_mult), ")");
+  for (size_t i = 0; i < channel_mult.size(); ++i)
+    TS_CHECK_ARG(channel_mult[i] >= 1, "VaeConfig: channel_mult entries must be >= 1, got ", channel_mult[i],
+                 " at level ", i, " (", ints_str(channel_mult), ")");
+  TS_CHECK_ARG(num_res_blocks >= 1, "VaeConfig: num_res_blocks must be >= 1, got ", num_res_blocks);
+  TS_CHECK_ARG(norm_groups >= 1, "VaeConfig: norm_groups must be >= 1, got ", norm_groups);
+  for (size_t i = 0; i < channel_mult.size(); ++i) {
+    const int64_t c = base_channels * channel_mult[i];
+    TS_CHECK_ARG(c % norm_groups == 0, "VaeConfig: norm_groups ", norm_groups,
+                 " must divide every channel count, but level ", i, " has base_channels ", base_channels,
+                 " x channel_mult ", channel_mult[i], " = ", c, " channels");
+  }
+  TS_CHECK_ARG(std::isfinite(norm_eps) && norm_eps > 0, "VaeConfig: norm_eps must be a finite number > 0, got ",
+               norm_eps);
+  // log2(td) <= 2 <= L - 1 downsamples: always room for the temporal ones.
+}
+
+int VaeConfig::levels() const { return int(channel_mult.size()); }
+
+int64_t VaeConfig::channels(int level) const { return base_channels * channel_mult[size_t(level)]; }
+
+int64_t VaeConfig::temporal_stride(int down) const { return down < log2i(temporal_down) ? 2 : 1; }
+
+Shape VaeConfig::latent_shape(const Shape& v) const {
+  TS_CHECK_SHAPE(v.size() == 5, "VaeConfig.latent_shape: video shape must be [N, C, T, H, W], got ", shape_str(v));
+  return {v[0], latent_channels, 1 + (v[2] - 1) / temporal_down, v[3] / spatial_down, v[4] / spatial_down};
+}
+
+Shape VaeConfig::video_shape(const Shape& z) const {
+  TS_CHECK_SHAPE(z.size() == 5, "VaeConfig.video_shape: latent shape must be [N, L, t, h, w], got ", shape_str(z));
+  return {z[0], in_channels, 1 + temporal_down * (z[2] - 1), z[3] * spatial_down, z[4] * spatial_down};
+}
+
+std::string VaeConfig::to_json() const {
+  std::string s = "{";
+  s += "\"in_channels\":" + std::to_string(in_channels);
+  s += ",\"latent_channels\":" + std::to_string(latent_channels);
+  s += ",\"base_channels\":" + std::to_string(base_channels);
+  s += ",\"channel_mult\":[";
+  for (size_t i = 0; i < channel_mult.size(); ++i) s += (i ? "," : "") + std::to_string(channel_mult[i]);
+  s += "],\"num_res_blocks\":" + std::to_string(num_res_blocks);
+  s += ",\"spatial_down\":" + std::to_string(spatial_down);
+  s += ",\"temporal_down\":" + std::to_string(temporal_down);
+  s += ",\"norm_groups\":" + std::to_string(norm_groups);
+  s += std::string(",\"mid_attention\":") + (mid_attention ? "true" : "false");
+  s += ",\"norm_eps\":" + json_number(norm_eps);
+  return s + "}";
+}
+
+VaeConfig VaeConfig::from_json(const std::string& text) {
+  Json j = parse_json(text, "VaeConfig JSON");
+  TS_CHECK(j.kind == Json::Object, ErrorCode::Format, "VaeConfig JSON must be an object, got: ", text);
+  VaeConfig c;
+  auto integer = [](const std::string& key, const Json& v) {
+    int64_t out = 0;
+    TS_CHECK(json_int(v, &out), ErrorCode::Format, "VaeConfig JSON: ", key, " must be an integer");
+    return out;
+  };
+  for (auto& kv : j.obj) {
+    const std::string& k = kv.first;
+    const Json& v = kv.second;
+    if (k == "in_channels") c.in_channels = integer(k, v);
+    else if (k == "latent_channels") c.latent_channels = integer(k, v);
+    else if (k == "base_channels") c.base_channels = integer(k, v);
+    else if (k == "num_res_blocks") c.num_res_blocks = integer(k, v);
+    else if (k == "spatial_down") c.spatial_down = integer(k, v);
+    else if (k == "temporal_down") c.temporal_down = integer(k, v);
+    else if (k == "norm_groups") c.norm_groups = integer(k, v);
+    else if (k == "channel_mult") {
+      TS_CHECK(v.kind == Json::Array, ErrorCode::Format, "VaeConfig JSON: channel_mult must be an array");
+      c.channel_mult.clear();
+      for (const Json& e : v.arr) c.channel_mult.push_back(integer(k, e));
+    } else if (k == "mid_attention") {
+      TS_CHECK(v.kind == Json::Bool, ErrorCode::Format, "VaeConfig JSON: mid_attention must be true or false");
+      c.mid_attention = v.b;
+    } else if (k == "norm_eps") {
+      TS_CHECK(v.kind == Json::Number, ErrorCode::Format, "VaeConfig JSON: norm_eps must be a number");
+      c.norm_eps = v.num;
+    } else {
+      fail(ErrorCode::Format, "VaeConfig JSON: unknown key '", k, "'");
+    }
+  }
+  c.validate();
+  return c;
+}
+
+// ---- 5. layers ------------------------------------------------------------------------
+
+namespace {
+
+struct Conv {  // weight [Cout, Cin, k, k, k], bias [Cout]
+  Var w, b;
+  int64_t k = 3;
+  Ints stride{1, 1, 1};
+};
+struct Norm {  // GroupNorm affine, [C] each
+  Var w, b;
+};
+struct ResBlock {
+  Norm norm1, norm2;
+  Conv conv1, conv2;
+  bool has_shortcut = false;
+  Conv nin_shortcut;
+};
+struct Attn {
+  Norm norm;
+  Conv q, k, v, proj_out;
+};
+struct Mid {
+  ResBlock block_1, block_2;
+  bool has_attn = false;
+  Attn attn_1;
+};
+struct Level {
+  std::vector<ResBlock> block;
+  bool has_resample = false;  // downsample (encoder) or upsample (decoder) after the blocks
+  int64_t temporal = 1;       // its temporal stride / factor
+  Conv resample;
+};
+
+// Creates parameters in registration (state_dict) order and initializes them.
+class Builder {
+ public:
+  Builder(std::vector<std::pair<std::string, Var>>* params, uint64_t seed, bool init)
+      : params_(params), seed_(seed), init_(init) {}
+
+  Conv conv(const std::string& name, int64_t cin, int64_t cout, int64_t k, Ints stride = {1, 1, 1}) {
+    Conv c;
+    c.k = k;
+    c.stride = std::move(stride);
+    const double bound = 1.0 / std::sqrt(double(cin * k * k * k));
+    c.w = uniform(name + ".weight", {cout, cin, k, k, k}, bound);
+    c.b = uniform(name + ".bias", {cout}, bound);
+    return c;
+  }
+  Norm norm(const std::string& name, int64_t c) {
+    Norm n;
+    n.w = add(name + ".weight", Tensor::full({c}, 1.0f));
+    n.b = add(name + ".bias", Tensor::zeros({c}));
+    return n;
+  }
+  ResBlock res(const std::string& name, int64_t cin, int64_t cout) {
+    ResBlock r;
+    r.norm1 = norm(name + ".norm1", cin);
+    r.conv1 = conv(name + ".conv1", cin, cout, 3);
+    r.norm2 = norm(name + ".norm2", cout);
+    r.conv2 = conv(name + ".conv2", cout, cout, 3);
+    r.has_shortcut = cin != cout;
+    if (r.has_shortcut) r.nin_shortcut = conv(name + ".nin_shortcut", cin, cout, 1);
+    return r;
+  }
+  Attn attn(const std::string& name, int64_t c) {
+    Attn a;
+    a.norm = norm(name + ".norm", c);
+    a.q = conv(name + ".q", c, c, 1);
+    a.k = conv(name + ".k", c, c, 1);
+    a.v = conv(name + ".v", c, c, 1);
+    a.proj_out = conv(name + ".proj_out", c, c, 1);
+    return a;
+  }
+  Mid mid(const std::string& name, int64_t c, bool attention) {
+    Mid m;
+    m.block_1 = res(name + ".block_1", c, c);
+    m.has_attn = attention;
+    if (attention) m.attn_1 = attn(name + ".attn_1", c);
+    m.block_2 = res(name + ".block_2", c, c);
+    return m;
+  }
+
+ private:
+  Var uniform(const std::string& name, const Shape& shape, double bound) {
+    Tensor t;
+    if (init_) {
+      t = Tensor::rand(shape, seed_, offset_);
+      float* p = t.f32();
+      for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = float((2.0 * p[i] - 1.0) * bound);
+    } else {
+      t = Tensor::zeros(shape);
+    }
+    offset_ += uint64_t(shape_numel(shape));
+    return add(name, std::move(t));
+  }
+  Var add(const std::string& name, Tensor t) {
+    Var v(std::move(t), true);
+    params_->emplace_back(name, v);
+    return v;
+  }
+
+  std::vector<std::pair<std::string, Var>>* params_;
+  uint64_t seed_;
+  bool init_;
+  uint64_t offset_ = 0;
+};
+
+// The forward pass, layer by layer.
+struct Net {
+  int64_t groups;
+  double eps;
+
+  // Causal 3x3x3 conv (2 zero frames before frame 0, none after; spatial padding 1)
+  // or plain 1x1x1 conv.
+  Var conv(const Conv& c, const Var& x) const {
+    OpParams p;
+    p.set("stride", c.stride);
+    if (c.k > 1) {
+      p.set("padding", Ints{0, c.k / 2, c.k / 2});
+      p.set("causal", true);
+    }
+    return apply1("conv3d", {x, c.w, c.b}, p);
+  }
+
+  // GroupNorm with statistics per frame: [N, C, T, H, W] is viewed as N*T images
+  // [C, H, W] (a permute when T > 1), normalized, and put back.
+  Var norm(const Norm& n, const Var& x) const {
+    const Shape s = x.shape();
+    OpParams p{{"numGroups", double(groups)}, {"eps", eps}};
+    if (s[2] == 1) return apply1("group_norm", {x, n.w, n.b}, p);  // one frame: already per frame
+    Var y = reshape(permute(x, {0, 2, 1, 3, 4}), {s[0] * s[2], s[1], s[3], s[4]});
+    y = apply1("group_norm", {y, n.w, n.b}, p);
+    return permute(reshape(y, {s[0], s[2], s[1], s[3], s[4]}), {0, 2, 1, 3, 4});
+  }
+
+  Var res(const ResBlock& r, const Var& x) const {
+    Var h = conv(r.conv1, silu(norm(r.norm1, x)));
+    h = conv(r.conv2, silu(norm(r.norm2, h)));
+    return add(r.has_shortcut ? conv(r.nin_shortcut, x) : x, h);
+  }
+
+  // Single-head attention of width C over each frame's H*W tokens. The 1x1x1
+  // projections run as matmuls on the token layout [N*T, H*W, C] (weights viewed as [C, C]).
+  Var attn(const Attn& a, const Var& x) const {
+    const Shape s = x.shape();
+    const int64_t N = s[0], C = s[1], T = s[2], H = s[3], W = s[4];
+    Var tokens = reshape(permute(norm(a.norm, x), {0, 2, 3, 4, 1}), {N * T, H * W, C});
+    auto linear = [&](const Conv& c, const Var& t) {
+      return apply1("matmul", {t, reshape(c.w, {C, C}), c.b}, {{"transB", true}});
+    };
+    Var q = reshape(linear(a.q, tokens), {N * T, 1, H * W, C});
+    Var k = reshape(linear(a.k, tokens), {N * T, 1, H * W, C});
+    Var v = reshape(linear(a.v, tokens), {N * T, 1, H * W, C});
+    Var o = reshape(apply1("attention", {q, k, v}), {N * T, H * W, C});
+    o = permute(reshape(linear(a.proj_out, o), {N, T, H, W, C}), {0, 4, 1, 2, 3});
+    return add(x, o);
+  }
+
+  Var mid(const Mid& m, const Var& x) const {
+    Var h = res(m.block_1, x);
+    if (m.has_attn) h = attn(m.attn_1, h);
+    return res(m.block_2, h);
+  }
+
+  Var out(const Norm& n, const Conv& c, const Var& x) const { return conv(c, silu(norm(n, x))); }
+
+  // Nearest x(ut, 2, 2); with ut = 2 the first frame is dropped (t -> 1 + 2 (t-1)) so
+  // frame 0 stays alone; then the causal conv.
+  Var upsample(const Level& l, const Var& x) const {
+    Var h = apply1("upsample", {x}, {{"factor", Ints{l.temporal, 2, 2}}, {"mode", std::string("nearest")}});
+    if (l.temporal > 1) {
+      const int64_t T = h.shape()[2];
+      h = slice(h, 2, l.temporal - 1, T);
+    }
+    return conv(l.resample, h);
+  }
+};
+
+}  // namespace
+
+// ---- 6. Vae -----------------------------------------------------------------------------
+
+struct Vae::Impl {
+  VaeConfig config;
+  std::vector<std::pair<std::string, Var>> params;
+  // encoder
+  Conv enc_conv_in, enc_conv_out;
+  std::vector<Level> down;
+  Mid enc_mid;
+  Norm enc_norm_out;
+  // decoder
+  Conv dec_conv_in, dec_conv_out;
+  Mid dec_mid;
+  std::vector<Level> up;  // indexed by level, run from the top level down
+  Norm dec_norm_out;
+
+  Net net() const { return Net{config.norm_groups, config.norm_eps}; }
+};
+
+Vae::Vae(const VaeConfig& config, uint64_t seed) : Vae(config, seed, true) {}
+
+Vae::Vae(const VaeConfig& config, uint64_t seed, bool init) : impl_(std::make_unique<Impl>()) {
+  config.validate();
+  Impl& m = *impl_;
+  m.config = config;
+  const VaeConfig& c = m.config;
+  const int L = c.levels();
+  Builder b(&m.params, seed, init);
+  // Encoder (registration order = the PyTorch reference's state_dict order).
+  m.enc_conv_in = b.conv("encoder.conv_in", c.in_channels, c.channels(0), 3);
+  int64_t cin = c.channels(0);
+  for (int i = 0; i < L; ++i) {
+    Level l;
+    const std::string name = "encoder.down." + std::to_string(i);
+    for (int j = 0; j < c.num_res_blocks; ++j) {
+      l.block.push_back(b.res(name + ".block." + std::to_string(j), cin, c.channels(i)));
+      cin = c.channels(i);
+    }
+    if (i != L - 1) {
+      l.has_resample = true;
+      l.temporal = c.temporal_stride(i);
+      l.resample = b.conv(name + ".downsample.conv", cin, cin, 3, {l.temporal, 2, 2});
+    }
+    m.down.push_back(std::move(l));
+  }
+  m.enc_mid = b.mid("encoder.mid", cin, c.mid_attention);
+  m.enc_norm_out = b.norm("encoder.norm_out", cin);
+  m.enc_conv_out = b.conv("encoder.conv_out", cin, 2 * c.latent_channels, 3);
+  // Decoder.
+  const int64_t top = c.channels(L - 1);
+  m.dec_conv_in = b.conv("decoder.conv_in", c.latent_channels, top, 3);
+  m.dec_mid = b.mid("decoder.mid", top, c.mid_attention);
+  for (int i = 0; i < L; ++i) {
+    Level l;
+    const std::string name = "decoder.up." + std::to_string(i);
+    cin = c.channels(std::min(i + 1, L - 1));
+    for (int j = 0; j < c.num_res_blocks + 1; ++j) {
+      l.block.push_back(b.res(name + ".block." + std::to_string(j), cin, c.channels(i)));
+      cin = c.channels(i);
+    }
+    if (i != 0) {
+      l.has_resample = true;
+      l.temporal = c.temporal_stride(i - 1);  // mirrors the encoder's downsample between levels i-1 and i
+      l.resample = b.conv(name + ".upsample.conv", cin, cin, 3);
+    }
+    m.up.push_back(std::move(l));
+  }
+  m.dec_norm_out = b.norm("decoder.norm_out", c.channels(0));
+  m.dec_conv_out = b.conv("decoder.conv_out", c.channels(0), c.in_channels, 3);
+}
+
+Vae::~Vae() = default;
+Vae::Vae(Vae&&) noexcept = default;
+Vae& Vae::operator=(Vae&&) noexcept = default;
+
+const VaeConfig& Vae::config() const { return impl_->config; }
+
+const std::vector<std::pair<std::string, Var>>& Vae::named_parameters() const { return impl_->params; }
+
+std::vector<Var> Vae::parameters() const {
+  std::vector<Var> out;
+  for (auto& kv : impl_->params) out.push_back(kv.second);
+  return out;
+}
+
+int64_t Vae::num_parameters() const {
+  int64_t n = 0;
+  for (auto& kv : impl_->params) n += kv.second.value().numel();
+  return n;
+}
+
+void Vae::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& tensors, bool strict,
+                          const std::string& what) {
+  std::map<std::string, const Tensor*> byname;
+  for (auto& kv : tensors) byname[kv.first] = &kv.second;
+  // Check everything before changing anything.
+  for (auto& kv : impl_->params) {
+    auto it = byname.find(kv.first);
+    TS_CHECK(it != byname.end(), ErrorCode::Format, what, ": parameter '", kv.first, "' ",
+             shape_str(kv.second.shape()), " is missing");
+    const Tensor& t = *it->second;
+    TS_CHECK_SHAPE(t.shape() == kv.second.shape(), what, ": parameter '", kv.first, "' must be ",
+                   shape_str(kv.second.shape()), ", got ", t.describe());
+  }
+  if (strict) {
+    for (auto& kv : tensors) {
+      bool known = false;
+      for (auto& p : impl_->params) known = known || p.first == kv.first;
+      TS_CHECK(known, ErrorCode::Format, what, ": unexpected tensor '", kv.first, "' ", kv.second.describe(),
+               " (not a parameter of this VAE configuration)");
+    }
+  }
+  for (auto& kv : impl_->params) {
+    const Tensor& t = *byname[kv.first];
+    Tensor v = t.dtype() == DType::F32 ? t.contiguous().clone() : t.to(DType::F32).contiguous();
+    kv.second.set_value(v);
+    kv.second.zero_grad();
+  }
+}
+
+Vae Vae::load(const std::string& path) {
+  SafetensorsFile f = read_safetensors(path);
+  auto fmt = f.metadata.find("format");
+  TS_CHECK(fmt != f.metadata.end() && fmt->second == "tessera.vae", ErrorCode::Format, path,
+           ": not a tessera VAE model file (metadata format must be \"tessera.vae\", got ",
+           fmt == f.metadata.end() ? std::string("none") : "\"" + fmt->second + "\"", ")");
+  auto cfg = f.metadata.find("config");
+  TS_CHECK(cfg != f.metadata.end(), ErrorCode::Format, path, ": metadata has no config");
+  Vae vae(VaeConfig::from_json(cfg->second), 0, false);
+  vae.load_state_dict(f.tensors, true, path);
+  return vae;
+}
+
+void Vae::save(const std::string& path, const std::map<std::string, std::string>& extra_metadata) const {
+  std::map<std::string, std::string> meta = extra_metadata;
+  meta["format"] = "tessera.vae";
+  meta["config"] = impl_->config.to_json();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& kv : impl_->params) tensors.emplace_back(kv.first, kv.second.value());
+  write_safetensors(path, tensors, meta);
+}
+
+void Vae::check_video(const Shape& s, const char* where) const {
+  const VaeConfig& c = impl_->config;
+  TS_CHECK_SHAPE(s.size() == 5, where, ": x must be 5-d [N, C, T, H, W], got ", shape_str(s));
+  TS_CHECK_SHAPE(s[0] >= 1, where, ": batch N must be >= 1, got ", s[0], " (x ", shape_str(s), ")");
+  TS_CHECK_SHAPE(s[1] == c.in_channels, where, ": x has ", s[1], " channels, the model takes in_channels = ",
+                 c.in_channels, " (x ", shape_str(s), ")");
+  TS_CHECK_SHAPE(s[2] >= 1 && (s[2] - 1) % c.temporal_down == 0, where, ": T = ", s[2],
+                 " frames breaks the rule T = 1 + temporal_down * k with temporal_down = ", c.temporal_down,
+                 " (T = 1, ", 1 + c.temporal_down, ", ", 1 + 2 * c.temporal_down, ", ...) (x ", shape_str(s), ")");
+  TS_CHECK_SHAPE(s[3] >= 1 && s[3] % c.spatial_down == 0, where, ": H = ", s[3],
+                 " must be a positive multiple of spatial_down = ", c.spatial_down, " (x ", shape_str(s), ")");
+  TS_CHECK_SHAPE(s[4] >= 1 && s[4] % c.spatial_down == 0, where, ": W = ", s[4],
+                 " must be a positive multiple of spatial_down = ", c.spatial_down, " (x ", shape_str(s), ")");
+}
+
+void Vae::check_latent(const Shape& s, const char* where) const {
+  const VaeConfig& c = impl_->config;
+  TS_CHECK_SHAPE(s.size() == 5, where, ": z must be 5-d [N, L, t, h, w], got ", shape_str(s));
+  TS_CHECK_SHAPE(s[1] == c.latent_channels, where, ": z has ", s[1], " channels, the model has latent_channels = ",
+                 c.latent_channels, " (z ", shape_str(s), ")");
+  TS_CHECK_SHAPE(s[0] >= 1 && s[2] >= 1 && s[3] >= 1 && s[4] >= 1, where,
+                 ": every dimension of z must be >= 1, got ", shape_str(s));
+}
+
+VaePosterior Vae::encode(const Var& x) const {
+  check_video(x.shape(), "Vae.encode");
+  const Impl& m = *impl_;
+  const Net net = m.net();
+  Var h = net.conv(m.enc_conv_in, x);
+  for (const Level& l : m.down) {
+    for (const ResBlock& r : l.block) h = net.res(r, h);
+    if (l.has_resample) h = net.conv(l.resample, h);
+  }
+  h = net.mid(m.enc_mid, h);
+  Var moments = net.out(m.enc_norm_out, m.enc_conv_out, h);
+  const int64_t L = m.config.latent_channels;
+  VaePosterior post;
+  post.mean = slice(moments, 1, 0, L);
+  post.logvar = apply1("clamp", {slice(moments, 1, L, 2 * L)}, {{"min", kLogvarMin}, {"max", kLogvarMax}});
+  return post;
+}
+
+Var Vae::decode(const Var& z) const {
+  check_latent(z.shape(), "Vae.decode");
+  const Impl& m = *impl_;
+  const Net net = m.net();
+  Var h = net.mid(m.dec_mid, net.conv(m.dec_conv_in, z));
+  for (int i = int(m.up.size()) - 1; i >= 0; --i) {
+    const Level& l = m.up[size_t(i)];
+    for (const ResBlock& r : l.block) h = net.res(r, h);
+    if (l.has_resample) h = net.upsample(l, h);
+  }
+  return net.out(m.dec_norm_out, m.dec_conv_out, h);
+}
+
+VaeOutput Vae::forward(const Var& x, const Var& eps) const {
+  VaePosterior post = encode(x);
+  TS_CHECK_SHAPE(eps.shape() == post.mean.shape(), "Vae.forward: eps must have the latent shape ",
+                 shape_str(post.mean.shape()), ", got ", shape_str(eps.shape()));
+  VaeOutput out;
+  out.mean = post.mean;
+  out.logvar = post.logvar;
+  out.z = post.sample(eps);
+  out.kl = post.kl();
+  out.recon = decode(out.z);
+  return out;
+}
+
+VaeOutput Vae::forward(const Var& x, uint64_t seed, uint64_t offset) const {
+  check_video(x.shape(), "Vae.forward");
+  const Shape lat = impl_->config.latent_shape(x.shape());
+  const bool cuda = x.value().device() == Device::CUDA;
+  Var eps = apply1("randn", {}, {{"shape", Ints(lat.begin(), lat.end())}, {"seed", double(seed)},
+                                 {"offset", double(offset)}, {"device", std::string(cuda ? "cuda" : "cpu")}});
+  return forward(x, eps);
+}
+
+// ---- posterior ----------------------------------------------------------------------------
+
+Var VaePosterior::stddev() const {
+  return apply1("exp", {scale(logvar, 0.5)});
+}
+
+Var VaePosterior::sample(const Var& eps) const {
+  TS_CHECK_SHAPE(eps.shape() == mean.shape(), "VaePosterior.sample: eps must be ", shape_str(mean.shape()), ", got ",
+                 shape_str(eps.shape()));
+  return add(mean, mul(stddev(), eps));
+}
+
+Var VaePosterior::sample(uint64_t seed, uint64_t offset) const {
+  const Shape& s = mean.shape();
+  const bool cuda = mean.value().device() == Device::CUDA;
+  Var eps = apply1("randn", {}, {{"shape", Ints(s.begin(), s.end())}, {"seed", double(seed)},
+                                 {"offset", double(offset)}, {"device", std::string(cuda ? "cuda" : "cpu")}});
+  return sample(eps);
+}
+
+Var VaePosterior::kl() const {
+  // Per element mean^2 + (exp(logvar) - 1 - logvar): each bracket is >= 0, so the
+  // constant is subtracted before the sum rather than after it.
+  Var minus_one(Tensor::full({1}, -1.0f));
+  Var terms = add(add(mul(mean, mean), apply1("exp", {logvar})), apply1("sub", {minus_one, logvar}));
+  return scale(apply1("sum", {terms}), 0.5 / double(mean.shape()[0]));
+}
+
+}  // namespace tessera::models

@@ -1,0 +1,164 @@
+// The video compression network: a causal 3D-conv VAE (docs/VAE.md).
+//
+// Video x [N, 3, T, H, W] in [-1, 1] (an image is T = 1) is encoded to a diagonal
+// Gaussian over latents [N, L, 1 + (T-1)/td, H/sd, W/sd] (L = latent_channels,
+// sd = spatial_down, td = temporal_down) and decoded back. Written once against
+// the op table (conv3d, group_norm, silu, attention, matmul, permute, reshape,
+// slice, upsample, add/mul/scale, sum), so the autograd tape gives every
+// gradient; the PyTorch reference of the same architecture, with the same
+// parameter names, is test/fixtures/vae/make_vae_fixtures.py.
+//
+// Architecture (levels = log2(sd) + 1, C_i = base_channels * channel_mult[i]):
+//
+//   Encoder  conv_in (3 -> C_0)
+//            level i = 0 .. levels-1: num_res_blocks ResBlocks (-> C_i);
+//                      then, except after the last level, Downsample:
+//                      causal conv 3x3x3 with stride (st, 2, 2), st = 2 for the first
+//                      log2(td) downsamples, else 1 (T -> floor((T-1)/st) + 1)
+//            mid: ResBlock, spatial self-attention (optional), ResBlock
+//            GroupNorm, SiLU, conv_out (-> 2L = mean | logvar), logvar clamped to [-30, 20]
+//   Decoder  conv_in (L -> C_top), mid (ResBlock, attention, ResBlock)
+//            level i = levels-1 .. 0: num_res_blocks + 1 ResBlocks (-> C_i);
+//                      then, except after level 0, Upsample: nearest x(ut, 2, 2),
+//                      drop the first frame when ut = 2 (t -> 1 + 2 (t-1)), causal conv 3x3x3;
+//                      ut mirrors the encoder's downsample at the same resolution
+//            GroupNorm, SiLU, conv_out (-> 3)
+//   ResBlock(Cin, Cout): h = conv1(silu(norm1(x))); h = conv2(silu(norm2(h)));
+//                        out = (Cin != Cout ? nin_shortcut(x) : x) + h   (nin_shortcut: 1x1x1 conv)
+//   Attention: h = norm(x); q, k, v = 1x1x1 projections of h; per frame, over the H*W
+//              tokens, single head of width C, softmax(q k^T / sqrt(C)) v; out = x + proj_out(o)
+//
+// Causality: every 3x3x3 conv is causal in time (2 zero frames before frame 0, none
+// after; spatial padding 1), GroupNorm statistics are per frame (channels-in-group x
+// H x W of one frame), attention is within a frame and the temporal upsample keeps
+// frame 0 alone. So latent frame j depends only on video frames <= td*j (frame 0 is
+// encoded alone: an image is a one-frame video), output frame f depends only on
+// latent frames <= ceil(f/td), and a prefix of the input gives exactly the prefix of
+// the output. Chunked encoding and decoding are therefore exact when each causal conv
+// prepends the last kt - st frames of its previous chunk's input instead of zero
+// padding and the temporal upsample drops frame 0 only in the first chunk
+// (docs/VAE.md, "Causality and chunking").
+//
+// Parameter names are the PyTorch reference's state_dict keys ("encoder.conv_in.weight",
+// "encoder.down.1.block.0.nin_shortcut.bias", "decoder.up.2.upsample.conv.weight", ...),
+// so weights move between the two through safetensors.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/tensor.h"
+
+namespace tessera::models {
+
+struct VaeConfig {
+  int64_t in_channels = 3;      // RGB (also the decoder's output channels)
+  int64_t latent_channels = 8;  // L
+  int64_t base_channels = 64;
+  std::vector<int64_t> channel_mult{1, 2, 4, 4};  // per level; log2(spatial_down) + 1 entries
+  int64_t num_res_blocks = 2;   // per encoder level (the decoder has one more per level)
+  int64_t spatial_down = 8;     // 4, 8 or 16
+  int64_t temporal_down = 4;    // 1, 2 or 4
+  int64_t norm_groups = 8;      // GroupNorm groups; divides every C_i
+  bool mid_attention = true;    // self-attention in the encoder's and decoder's mid blocks
+  double norm_eps = 1e-6;       // GroupNorm epsilon
+
+  // Throws InvalidArgument naming the first broken rule and its value.
+  void validate() const;
+  int levels() const;                      // log2(spatial_down) + 1
+  int64_t channels(int level) const;       // base_channels * channel_mult[level]
+  int64_t temporal_stride(int down) const; // of the down-th downsample (2 for the first log2(td))
+  // Latent shape of a video shape (checks the input rules, see Vae::check_video), and back.
+  Shape latent_shape(const Shape& video) const;
+  Shape video_shape(const Shape& latent) const;
+  // JSON with snake_case keys as above (the "config" metadata of a model file).
+  std::string to_json() const;
+  static VaeConfig from_json(const std::string& json);  // unknown keys are an error; missing keys keep defaults
+};
+
+// Diagonal Gaussian posterior q(z | x).
+struct VaePosterior {
+  Var mean;    // [N, L, t, h, w]
+  Var logvar;  // same, clamped to [-30, 20]
+  Var stddev() const;                                       // exp(0.5 logvar)
+  Var sample(const Var& eps) const;                         // mean + exp(0.5 logvar) * eps
+  Var sample(uint64_t seed, uint64_t offset = 0) const;     // eps = Philox randn(shape, seed, offset)
+  Var mode() const { return mean; }
+  // 0.5 * (1/N) * sum over all elements of (mean^2 + exp(logvar) - 1 - logvar): KL(q || N(0, I))
+  // summed over latent elements, averaged over the batch. Shape [].
+  Var kl() const;
+};
+
+struct VaeOutput {
+  Var recon;   // [N, 3, T, H, W]
+  Var mean, logvar, z;
+  Var kl;      // []
+};
+
+class Vae {
+ public:
+  // Parameters initialized as PyTorch's defaults for Conv3d (weight and bias uniform in
+  // +-1/sqrt(fan_in)) and GroupNorm (weight 1, bias 0), drawn from the Philox stream of
+  // `seed` (element i of the parameters, in named_parameters order, is uniform i): the
+  // same numbers on every machine, not torch's numbers.
+  explicit Vae(const VaeConfig& config, uint64_t seed = 0);
+  ~Vae();
+  Vae(Vae&&) noexcept;
+  Vae& operator=(Vae&&) noexcept;
+  Vae(const Vae&) = delete;
+  Vae& operator=(const Vae&) = delete;
+
+  // A model file: the parameters under their names, metadata format = "tessera.vae"
+  // and config = VaeConfig::to_json(). load checks every name and shape.
+  static Vae load(const std::string& path);
+  void save(const std::string& path, const std::map<std::string, std::string>& extra_metadata = {}) const;
+
+  const VaeConfig& config() const;
+  // In the PyTorch reference's state_dict order. The Vars are the model's own:
+  // gradients land in them and optimizers update them.
+  const std::vector<std::pair<std::string, Var>>& named_parameters() const;
+  std::vector<Var> parameters() const;
+  int64_t num_parameters() const;
+  // Sets every parameter from named tensors (any float dtype; converted to f32).
+  // Throws naming the first missing, unexpected (when strict) or mis-shaped tensor.
+  void load_state_dict(const std::vector<std::pair<std::string, Tensor>>& tensors, bool strict = true,
+                       const std::string& what = "state dict");
+
+  // x [N, in_channels, T, H, W], T = 1 + temporal_down * k, H and W multiples of spatial_down.
+  VaePosterior encode(const Var& x) const;
+  // z [N, latent_channels, t, h, w] -> [N, in_channels, 1 + temporal_down (t-1), h sd, w sd].
+  Var decode(const Var& z) const;
+  // encode, z = posterior.sample(eps), decode; eps has the latent shape.
+  VaeOutput forward(const Var& x, const Var& eps) const;
+  VaeOutput forward(const Var& x, uint64_t seed, uint64_t offset = 0) const;
+
+  // The input rules, as errors (ShapeMismatch) that name the rule and the value.
+  void check_video(const Shape& x, const char* where = "Vae.encode") const;
+  void check_latent(const Shape& z, const char* where = "Vae.decode") const;
+
+ private:
+  struct Impl;
+  Vae(const VaeConfig& config, uint64_t seed, bool init);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- safetensors I/O (named tensors + string metadata) ---------------------------
+// Until core has its own: F32, F16 and BF16 tensors; the header's length is checked
+// against the file before its JSON is parsed, and every tensor's offsets against
+// its shape and the data block. Errors: Io (cannot open/write), Format (malformed).
+struct SafetensorsFile {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
+  std::map<std::string, std::string> metadata;
+  const Tensor* find(const std::string& name) const;    // nullptr when absent
+  const Tensor& at(const std::string& name) const;      // throws Format naming the tensor and the file
+};
+SafetensorsFile read_safetensors(const std::string& path);
+SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& what);
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace tessera::models

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ndarray } from '../../lib/index.js';
+import { psnr, ssim } from '../../lib/metrics.js';
+
+const img = (f: (i: number) => number, shape = [1, 3, 2, 16, 16]) =>
+  ndarray(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => f(i)), shape);
+
+describe('psnr / ssim', () => {
+  const x = img((i) => Math.sin(i * 0.173) * 0.7);
+  it('identical videos: infinite PSNR, SSIM 1', () => {
+    expect(psnr(x, x)).toBe(Infinity);
+    expect(ssim(x, x)).toBeCloseTo(1, 12);
+  });
+  it('a constant error e gives 10 log10(4 / e^2)', () => {
+    const y = img((i) => x.data[i]! + 0.05);
+    expect(psnr(x, y)).toBeCloseTo(10 * Math.log10(4 / 0.0025), 4);
+    // a pure offset keeps structure: SSIM stays close to 1 but below it
+    const s = ssim(x, y);
+    expect(s).toBeLessThan(1);
+    expect(s).toBeGreaterThan(0.95);
+  });
+  it('noise lowers SSIM more than an offset of the same MSE', () => {
+    const noisy = img((i) => x.data[i]! + (i % 2 ? 0.05 : -0.05));
+    const shifted = img((i) => x.data[i]! + 0.05);
+    expect(psnr(x, noisy)).toBeCloseTo(psnr(x, shifted), 6);
+    expect(ssim(x, noisy)).toBeLessThan(ssim(x, shifted));
+  });
+  it('rejects different shapes', () => {
+    expect(() => psnr(x, img(() => 0, [1, 3, 2, 16, 8]))).toThrow(/shapes differ/);
+  });
+});
