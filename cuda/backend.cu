@@ -177,6 +177,18 @@ TesseraCudaApi make_api() {
   a.gelu_backward = [](const float* x, const float* gy, float* gx, int64_t n, int32_t tanh_approx, void* s) {
     return guard([&] { cu::gelu_backward(x, gy, gx, n, tanh_approx != 0, S(s)); });
   };
+  a.exp_forward = [](const float* x, float* y, int64_t n, void* s) {
+    return guard([&] { cu::exp_forward(x, y, n, S(s)); });
+  };
+  a.exp_backward = [](const float* y, const float* gy, float* gx, int64_t n, void* s) {
+    return guard([&] { cu::exp_backward(y, gy, gx, n, S(s)); });
+  };
+  a.clamp_forward = [](const float* x, float* y, int64_t n, float lo, float hi, void* s) {
+    return guard([&] { cu::clamp_forward(x, y, n, lo, hi, S(s)); });
+  };
+  a.clamp_backward = [](const float* x, const float* gy, float* gx, int64_t n, float lo, float hi, void* s) {
+    return guard([&] { cu::clamp_backward(x, gy, gx, n, lo, hi, S(s)); });
+  };
   a.modulate_forward = [](const float* x, const float* scale, const float* shift, float* y, int64_t B, int64_t T,
                           int64_t C, void* s) {
     return guard([&] { cu::modulate_forward(x, scale, shift, y, B, T, C, S(s)); });

@@ -1,4 +1,4 @@
-// cuda/elementwise.cu — SiLU, GELU, adaLN modulate, residual gate (fwd + bwd).
+// cuda/elementwise.cu — SiLU, GELU, exp, clamp, adaLN modulate, residual gate (fwd + bwd).
 //
 // Pointwise kernels: one grid-stride loop, coalesced loads/stores, fp32 math
 // with the CUDA fast-path-free libm (expf, erff, tanhf).
@@ -81,6 +81,40 @@ __global__ void gelu_bwd_kernel(const float* __restrict__ x, const float* __rest
       d = cdf + v * pdf;
     }
     gx[i] = gy[i] * d;
+  }
+}
+
+// y = exp(x)
+__global__ void exp_fwd_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = expf(x[i]);
+}
+
+// gx = gy * y
+__global__ void exp_bwd_kernel(const float* __restrict__ y, const float* __restrict__ gy, float* __restrict__ gx,
+                               int64_t n) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) gx[i] = gy[i] * y[i];
+}
+
+// y = x < lo ? lo : (x > hi ? hi : x): NaN fails both comparisons and passes through
+// (fminf / fmaxf would replace it by the bound). Same selects as the CPU kernel: bit-identical.
+__global__ void clamp_fwd_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, float lo,
+                                 float hi) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float v = x[i];
+    y[i] = v < lo ? lo : (v > hi ? hi : v);
+  }
+}
+
+// gx = gy where lo <= x <= hi, else 0 (a select: a non-finite gy outside the range still gives 0)
+__global__ void clamp_bwd_kernel(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ gx,
+                                 int64_t n, float lo, float hi) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float v = x[i];
+    gx[i] = (v >= lo && v <= hi) ? gy[i] : 0.0f;
   }
 }
 
@@ -203,6 +237,31 @@ void gelu_backward(const float* x, const float* gy, float* gx, int64_t n, bool a
                    cudaStream_t stream) {
   if (n <= 0) return;
   TESSERA_LAUNCH(gelu_bwd_kernel, grid_for(n), kThreads, 0, stream)(x, gy, gx, n, approximate_tanh);
+  TESSERA_CUDA_CHECK_LAUNCH();
+}
+
+void exp_forward(const float* x, float* y, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  TESSERA_LAUNCH(exp_fwd_kernel, grid_for(n), kThreads, 0, stream)(x, y, n);
+  TESSERA_CUDA_CHECK_LAUNCH();
+}
+
+void exp_backward(const float* y, const float* gy, float* gx, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  TESSERA_LAUNCH(exp_bwd_kernel, grid_for(n), kThreads, 0, stream)(y, gy, gx, n);
+  TESSERA_CUDA_CHECK_LAUNCH();
+}
+
+void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi, cudaStream_t stream) {
+  if (n <= 0) return;
+  TESSERA_LAUNCH(clamp_fwd_kernel, grid_for(n), kThreads, 0, stream)(x, y, n, lo, hi);
+  TESSERA_CUDA_CHECK_LAUNCH();
+}
+
+void clamp_backward(const float* x, const float* gy, float* gx, int64_t n, float lo, float hi,
+                    cudaStream_t stream) {
+  if (n <= 0) return;
+  TESSERA_LAUNCH(clamp_bwd_kernel, grid_for(n), kThreads, 0, stream)(x, gy, gx, n, lo, hi);
   TESSERA_CUDA_CHECK_LAUNCH();
 }
 

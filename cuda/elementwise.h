@@ -1,5 +1,5 @@
-// cuda/elementwise.h — fused pointwise ops: SiLU, GELU (erf / tanh), adaLN
-// modulate and the residual gate, forward and backward. Device pointers,
+// cuda/elementwise.h — fused pointwise ops: SiLU, GELU (erf / tanh), exp, clamp,
+// adaLN modulate and the residual gate, forward and backward. Device pointers,
 // contiguous f32; backward launchers overwrite (do not accumulate into) outputs.
 #pragma once
 #include <cstdint>
@@ -18,6 +18,17 @@ void silu_backward(const float* x, const float* gy, float* gx, int64_t n, cudaSt
 void gelu_forward(const float* x, float* y, int64_t n, bool approximate_tanh, cudaStream_t stream);
 void gelu_backward(const float* x, const float* gy, float* gx, int64_t n, bool approximate_tanh,
                    cudaStream_t stream);
+
+// y = exp(x)  (expf: <= 2 ulp; +inf / 0 past the range ends, NaN -> NaN)
+void exp_forward(const float* x, float* y, int64_t n, cudaStream_t stream);
+// gx = gy * y, from the forward's output y
+void exp_backward(const float* y, const float* gy, float* gx, int64_t n, cudaStream_t stream);
+
+// y = min(max(x, lo), hi), NaN stays NaN; an absent bound is -inf / +inf, lo <= hi.
+void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi, cudaStream_t stream);
+// gx = gy where lo <= x <= hi (bounds included), else 0 (also for NaN x)
+void clamp_backward(const float* x, const float* gy, float* gx, int64_t n, float lo, float hi,
+                    cudaStream_t stream);
 
 // adaLN modulate: x, y [B, T, C]; scale, shift [B, C] broadcast over T.
 //   y[b,t,c] = x[b,t,c] * (1 + scale[b,c]) + shift[b,c]

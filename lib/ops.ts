@@ -354,6 +354,32 @@ export function gelu(x: NdArray, options: { approximate?: 'none' | 'tanh' } = {}
   const approximate = options.approximate === undefined ? 'none' : checkOneOf('approximate', options.approximate, ['none', 'tanh'] as const);
   return one('gelu', [x], { approximate });
 }
+/** e^x, elementwise (the gradient is dy * e^x). */
+export function exp(x: NdArray): Promise<NdArray> {
+  return one('exp', [checkArray('x', x)]);
+}
+export interface ClampOptions {
+  /** Lower bound (a number, -Infinity allowed); omit for none. */
+  min?: number;
+  /** Upper bound (a number, Infinity allowed); omit for none. */
+  max?: number;
+}
+/**
+ * x clamped to [min, max] elementwise: at least one bound, min <= max; NaN stays NaN.
+ * Bounds are rounded to float32. The gradient passes where min <= x <= max (the
+ * bounds included, as PyTorch's clamp) and is 0 elsewhere.
+ */
+export function clamp(x: NdArray, options: ClampOptions): Promise<NdArray> {
+  checkArray('x', x);
+  if (typeof options !== 'object' || options === null)
+    throw invalidParameter('options', 'an object { min?: number, max?: number }', options);
+  const min = options.min === undefined ? undefined : checkNumber('min', options.min);
+  const max = options.max === undefined ? undefined : checkNumber('max', options.max);
+  if (min === undefined && max === undefined)
+    throw invalidParameter('min or max', 'a number for at least one of the two bounds', undefined);
+  if (min !== undefined && max !== undefined && min > max) throw invalidRange('max', `a number >= min (${min})`, max);
+  return one('clamp', [x], { ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+}
 /** Softmax over the last dimension. */
 export function softmax(x: NdArray): Promise<NdArray> {
   return one('softmax', [checkArray('x', x)]);

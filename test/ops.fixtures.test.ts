@@ -142,7 +142,7 @@ it('there is a fixture for every op in the op table contract', () => {
   const have = new Set(fixtures.map((f) => f.op));
   const contract = ['matmul', 'conv3d', 'attention', 'attention_varlen', 'add', 'sub', 'mul', 'scale', 'silu', 'gelu',
     'softmax', 'layer_norm', 'rms_norm', 'group_norm', 'mse_loss', 'l1_loss', 'sum', 'mean', 'reshape', 'permute',
-    'slice', 'concat', 'pad', 'upsample', 'downsample', 'randn', 'adamw', 'clip_grad_norm', 'rope3d'];
+    'slice', 'concat', 'pad', 'upsample', 'downsample', 'randn', 'adamw', 'clip_grad_norm', 'rope3d', 'exp', 'clamp'];
   expect(contract.filter((op) => !have.has(op))).toEqual([]);
 });
 

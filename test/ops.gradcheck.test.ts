@@ -87,6 +87,15 @@ function maskWithInf(shape: number[]): NdArray {
   return m;
 }
 
+/** x with every value at least `margin` from each bound, so x +- h never crosses one (clamp's kinks). */
+function awayFrom(x: NdArray, bounds: number[], margin = 0.03): NdArray {
+  const data = x.data.map((v) => {
+    for (const b of bounds) if (Math.abs(v - b) < margin) return b + (v < b ? -margin : margin);
+    return v;
+  });
+  return { data, shape: [...x.shape] };
+}
+
 const x1 = r([2, 3, 5]);
 const cases: GradCase[] = [
   // linear algebra
@@ -115,6 +124,11 @@ const cases: GradCase[] = [
   { name: 'erf', op: 'gelu', inputs: [r([3, 5], 2)], ...SMOOTH },
   { name: 'tanh', op: 'gelu', inputs: [r([3, 5], 2)], params: { approximate: 'tanh' }, ...SMOOTH },
   { name: '', op: 'softmax', inputs: [r([3, 7], 2)], ...SMOOTH },
+  { name: '', op: 'exp', inputs: [r([3, 5], 1.5)], ...SMOOTH },
+  // clamp: about half the points clamped; none within 3h of a bound (finite differences across the kink are meaningless)
+  { name: 'min -0.5, max 0.8', op: 'clamp', inputs: [awayFrom(r([3, 7], 1.5), [-0.5, 0.8])], params: { min: -0.5, max: 0.8 }, ...LINEAR },
+  { name: 'min -0.3, max Infinity', op: 'clamp', inputs: [awayFrom(r([4, 5]), [-0.3])], params: { min: -0.3, max: Infinity }, ...LINEAR },
+  { name: 'max only', op: 'clamp', inputs: [awayFrom(r([2, 3, 3]), [0.2])], params: { max: 0.2 }, ...LINEAR },
   // normalization
   { name: 'weight, bias', op: 'layer_norm', inputs: [r([3, 7]), r([7]), r([7])], ...NORM },
   { name: 'plain', op: 'layer_norm', inputs: [r([2, 5])], ...NORM },

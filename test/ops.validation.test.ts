@@ -45,6 +45,12 @@ describe('typed wrappers throw synchronously, naming the argument and the rule',
     ['mul broadcast', () => ops.mul(t(4, 1, 5), t(3, 2)), /mul: shapes .* do not broadcast \(dim 2: 5 vs 2\)/],
     ['scale alpha', () => ops.scale(t(3), NaN), /Expected a number for alpha/],
     ['gelu approximate', () => ops.gelu(t(3), { approximate: 'fast' as 'tanh' }), /one of 'none', 'tanh' for approximate/],
+    ['exp x', () => ops.exp({ data: [1, 2], shape: [2] } as unknown as NdArray), /Expected an NdArray .* for x/],
+    ['clamp no bounds', () => ops.clamp(t(3), {}), /Expected a number for at least one of the two bounds for min or max but received undefined/],
+    ['clamp options missing', () => ops.clamp(t(3), undefined as unknown as ops.ClampOptions), /Expected an object .* for options but received undefined/],
+    ['clamp min > max', () => ops.clamp(t(3), { min: 2, max: 1 }), /Expected a number >= min \(2\) for max but received 1 of type number/],
+    ['clamp min NaN', () => ops.clamp(t(3), { min: NaN }), /Expected a number for min but received NaN/],
+    ['clamp max type', () => ops.clamp(t(3), { max: '1' as unknown as number }), /Expected a number for max but received '1' of type string/],
     ['layerNorm weight', () => ops.layerNorm(t(2, 5), { weight: t(4) }), /layerNorm: weight has 4 elements, expected 5/],
     ['layerNorm bias without weight', () => ops.layerNorm(t(2, 5), { bias: t(5) }), /an NdArray when bias is given for weight/],
     ['rmsNorm weight', () => ops.rmsNorm(t(2, 5), { weight: t(6) }), /rmsNorm: weight has 6 elements, expected 5/],
@@ -136,6 +142,12 @@ const n: NativeCase[] = [
   { name: 'mul does not broadcast', op: 'mul', inputs: [t(3), t(4)], says: [/broadcast/i] },
   { name: 'scale without alpha', op: 'scale', inputs: [t(3)], says: [/alpha/] },
   { name: 'gelu approximate', op: 'gelu', inputs: [t(3)], params: { approximate: 'fast' }, says: [/approximate/, /fast/] },
+  { name: 'exp two inputs', op: 'exp', inputs: [t(3), t(3)], says: [/takes 1 inputs?, got 2/] },
+  { name: 'clamp without bounds', op: 'clamp', inputs: [t(3)], says: [/\bmin\b/, /\bmax\b/, /at least one/, /got neither/] },
+  { name: 'clamp min > max', op: 'clamp', inputs: [t(3)], params: { min: 2, max: 1 }, says: [/min \(2\)/, /max \(1\)/, /<=/] },
+  { name: 'clamp min NaN', op: 'clamp', inputs: [t(3)], params: { min: NaN, max: 1 }, says: [/\bmin\b/, /finite or \+-inf/, /got -?nan/] },
+  { name: 'clamp max NaN', op: 'clamp', inputs: [t(3)], params: { max: NaN }, says: [/\bmax\b/, /got -?nan/] },
+  { name: 'clamp max not a number', op: 'clamp', inputs: [t(3)], params: { max: 'high' }, says: [/'max'/, /number/] },
   { name: 'layer_norm weight length', op: 'layer_norm', inputs: [t(2, 5), t(4)], says: [/weight/, /\b5\b/] },
   { name: 'layer_norm bias length', op: 'layer_norm', inputs: [t(2, 5), t(5), t(6)], says: [/bias/, /\b5\b/] },
   { name: 'rms_norm weight length', op: 'rms_norm', inputs: [t(2, 5), t(6)], says: [/weight/, /\b5\b/] },
@@ -193,6 +205,14 @@ describe('the native op table rejects bad input with a code and a message naming
     expect(e.message).toMatch(/matmul.*takes 2 to 3 inputs, got 1/);
     const e2 = await rejection(ops.run('softmax', [t(2), t(2)], {}));
     expect(e2.message).toMatch(/softmax.*takes 1 inputs?, got 2/);
+  });
+  it('clamp accepts infinite bounds (as either option) and keeps NaN', async () => {
+    const x = ndarray([-3, -0.5, 0, 2, NaN, Infinity, -Infinity], [7]);
+    const want = [-1, -0.5, 0, 2, NaN, Infinity, -1];
+    expect([...(await ops.clamp(x, { min: -1, max: Infinity })).data]).toEqual(want);
+    expect([...(await ops.clamp(x, { min: -1 })).data]).toEqual(want);
+    const [y] = await ops.run('clamp', [x], { min: -Infinity, max: 0 });
+    expect([...y!.data]).toEqual([-3, -0.5, 0, 0, NaN, 0, -Infinity]);
   });
   it('gradient for an output of the wrong shape', async () => {
     if (!ops.names().includes('softmax')) throw new Error(`op 'softmax' is not in the op table`);

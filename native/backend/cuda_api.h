@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 // Bumped whenever the table changes; the core refuses a library with another version.
-#define TESSERA_CUDA_API_VERSION 2
+#define TESSERA_CUDA_API_VERSION 3
 
 typedef const char* TsCudaStatus;  // NULL: success
 
@@ -78,6 +78,12 @@ typedef struct TesseraCudaApi {
   TsCudaStatus (*gelu_forward)(const float* x, float* y, int64_t n, int32_t approximate_tanh, void* stream);
   TsCudaStatus (*gelu_backward)(const float* x, const float* gy, float* gx, int64_t n, int32_t approximate_tanh,
                                 void* stream);
+  TsCudaStatus (*exp_forward)(const float* x, float* y, int64_t n, void* stream);
+  TsCudaStatus (*exp_backward)(const float* y, const float* gy, float* gx, int64_t n, void* stream);  // gx = gy * y
+  // lo / hi: -inf / +inf for an absent bound
+  TsCudaStatus (*clamp_forward)(const float* x, float* y, int64_t n, float lo, float hi, void* stream);
+  TsCudaStatus (*clamp_backward)(const float* x, const float* gy, float* gx, int64_t n, float lo, float hi,
+                                 void* stream);
   TsCudaStatus (*modulate_forward)(const float* x, const float* scale, const float* shift, float* y, int64_t B,
                                    int64_t T, int64_t C, void* stream);
   TsCudaStatus (*modulate_backward)(const float* x, const float* scale, const float* gy, float* gx, float* gscale,

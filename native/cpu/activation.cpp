@@ -1,4 +1,4 @@
-// SiLU and GELU, forward and backward (formulas in activation.h), using the
+// SiLU, GELU, exp and clamp, forward and backward (formulas in activation.h), using the
 // branch-free approximations of cpu/vec_math.h so every loop vectorizes (zmm on
 // AVX-512). Work is split into chunks of kGrain elements.
 #include "cpu/activation.h"
@@ -94,6 +94,47 @@ TESSERA_INLINE void gelu_tanh_bwd_impl(const float* __restrict x, const float* _
 TESSERA_ISA_DISPATCH(gelu_tanh_bwd, gelu_tanh_bwd_impl,
                      (const float* x, const float* gy, float* gx, int64_t n), (x, gy, gx, n))
 
+// y = exp(x)
+template <Isa I>
+TESSERA_INLINE void exp_fwd_impl(const float* __restrict x, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = vm::exp(x[i]);
+}
+TESSERA_ISA_DISPATCH(exp_fwd, exp_fwd_impl, (const float* x, float* y, int64_t n), (x, y, n))
+
+// gx = gy * y
+template <Isa I>
+TESSERA_INLINE void exp_bwd_impl(const float* __restrict y, const float* __restrict gy, float* __restrict gx,
+                                 int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i];
+}
+TESSERA_ISA_DISPATCH(exp_bwd, exp_bwd_impl, (const float* y, const float* gy, float* gx, int64_t n),
+                     (y, gy, gx, n))
+
+// y = x < lo ? lo : (x > hi ? hi : x): both comparisons are false for NaN, which
+// passes through (std::fmin / fmax would drop it); the selects become blends.
+template <Isa I>
+TESSERA_INLINE void clamp_fwd_impl(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    y[i] = v < lo ? lo : (v > hi ? hi : v);
+  }
+}
+TESSERA_ISA_DISPATCH(clamp_fwd, clamp_fwd_impl, (const float* x, float* y, int64_t n, float lo, float hi),
+                     (x, y, n, lo, hi))
+
+// gx = gy where lo <= x <= hi, else 0 (a select, not a multiply: gy = inf/NaN outside gives 0)
+template <Isa I>
+TESSERA_INLINE void clamp_bwd_impl(const float* __restrict x, const float* __restrict gy, float* __restrict gx,
+                                   int64_t n, float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    gx[i] = (v >= lo && v <= hi) ? gy[i] : 0.0f;
+  }
+}
+TESSERA_ISA_DISPATCH(clamp_bwd, clamp_bwd_impl,
+                     (const float* x, const float* gy, float* gx, int64_t n, float lo, float hi),
+                     (x, gy, gx, n, lo, hi))
+
 }  // namespace
 
 void silu_forward(const float* x, float* y, int64_t n) {
@@ -116,6 +157,22 @@ void gelu_backward(const float* x, const float* gy, float* gx, int64_t n, bool a
     if (approximate_tanh) gelu_tanh_bwd(x + b, gy + b, gx + b, e - b);
     else gelu_erf_bwd(x + b, gy + b, gx + b, e - b);
   });
+}
+
+void exp_forward(const float* x, float* y, int64_t n) {
+  parallel_blocks(n, [&](int64_t b, int64_t e) { exp_fwd(x + b, y + b, e - b); });
+}
+
+void exp_backward(const float* y, const float* gy, float* gx, int64_t n) {
+  parallel_blocks(n, [&](int64_t b, int64_t e) { exp_bwd(y + b, gy + b, gx + b, e - b); });
+}
+
+void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi) {
+  parallel_blocks(n, [&](int64_t b, int64_t e) { clamp_fwd(x + b, y + b, e - b, lo, hi); });
+}
+
+void clamp_backward(const float* x, const float* gy, float* gx, int64_t n, float lo, float hi) {
+  parallel_blocks(n, [&](int64_t b, int64_t e) { clamp_bwd(x + b, gy + b, gx + b, e - b, lo, hi); });
 }
 
 }  // namespace cpu
