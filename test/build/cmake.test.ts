@@ -80,11 +80,13 @@ describe('cmake-js build', () => {
         TESSERA_REQUIRE_CUDA: '1',
         TESSERA_EMU_ORDER: 'random',
         TESSERA_EMU_SEED: '11',
+        NO_COLOR: '1',
       },
       maxBuffer: 1 << 26,
     });
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    const passed = Number(/Tests\s+(\d+) passed/.exec(r.stdout)?.[1] ?? 0);
+    const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    const passed = Number(/Tests\s+(\d+) passed/.exec(plain)?.[1] ?? 0);
     expect(passed, r.stdout).toBeGreaterThan(100);
   }, 600_000);
 });
