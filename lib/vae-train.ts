@@ -22,6 +22,15 @@ export interface TrainVaeOptions {
   /** Clip sampler options: batchSize, frames, sizes, imageFraction, seed... */
   sampler?: Omit<ClipSamplerOptions, 'source' | 'count'>;
   seed?: number;
+  /** Stop (saving checkpoint and model) once this much wall time has passed. */
+  maxSeconds?: number;
+  /**
+   * Learning-rate schedule: linear warm-up over `warmupSteps`, then cosine decay to
+   * `minLrFraction` of train.lr at `steps` (default: warm-up 0 and a constant rate).
+   */
+  warmupSteps?: number;
+  cosine?: boolean;
+  minLrFraction?: number;
   /** Called after every step. */
   onStep?: (stats: VaeStepStats & { clipsPerSecond: number; source: string }) => void;
   /** Called after every checkpoint write. */
@@ -30,6 +39,8 @@ export interface TrainVaeOptions {
 
 export interface TrainVaeResult {
   steps: number;
+  /** True when maxSeconds ended the run before `steps`. */
+  stoppedEarly: boolean;
   last: VaeStepStats | undefined;
   out: string;
   checkpoint: string;
@@ -49,7 +60,23 @@ export async function trainVae(options: TrainVaeOptions): Promise<TrainVaeResult
       : await VaeTrainer.create(options.config ?? {}, { seed, train: { seed, ...(options.train ?? {}) } });
   let step = (await trainer.info()).steps;
   let last: VaeStepStats | undefined;
+  const baseLr = options.train?.lr ?? 2e-4;
+  const warmup = checkInteger('warmupSteps', options.warmupSteps ?? 0, 0);
+  const minFrac = options.minLrFraction ?? 0.1;
+  const schedule = (s: number): number => {
+    let f = warmup > 0 ? Math.min(1, (s + 1) / warmup) : 1;
+    if (options.cosine && s >= warmup) f *= minFrac + (1 - minFrac) * 0.5 * (1 + Math.cos((Math.PI * (s - warmup)) / Math.max(1, steps - warmup)));
+    return baseLr * f;
+  };
+  const useSchedule = warmup > 0 || options.cosine === true;
+  const deadline = options.maxSeconds !== undefined ? Date.now() + options.maxSeconds * 1000 : Infinity;
+  let stoppedEarly = false;
   while (step < steps) {
+    if (Date.now() >= deadline) {
+      stoppedEarly = true;
+      break;
+    }
+    if (useSchedule) await trainer.setLearningRate(schedule(step));
     const batch = await sampler.batch(step); // random access: a resumed run sees the same batches
     const stats = await trainer.step(batch.x);
     step = stats.step;
@@ -61,6 +88,7 @@ export async function trainVae(options: TrainVaeOptions): Promise<TrainVaeResult
       options.onCheckpoint?.(checkpoint, step);
     }
   }
+  if (stoppedEarly && last) await trainer.saveCheckpoint(checkpoint);
   await trainer.save(options.out);
-  return { steps: step, last, out: options.out, checkpoint };
+  return { steps: step, stoppedEarly, last, out: options.out, checkpoint };
 }

@@ -2,6 +2,8 @@
 // for and used only when its library, the driver and a device are all there.
 // Each case runs in a fresh process (the load is attempted once per process).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -42,6 +44,31 @@ describe('backends()', () => {
     const cuda = inChild(cudaInfo, { TESSERA_CUDA_LIBRARY: join(root, 'package.json') });
     expect(cuda).toMatchObject({ available: false, reason: 'no library' });
     expect(cuda.detail).toMatch(/dlopen failed/);
+  });
+
+  // A library that exports the table but is not usable: another ABI version, or an
+  // entry left empty (a build from mismatched sources). Built here with g++.
+  function stubLibrary(body: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-cuda-stub-'));
+    const src = join(dir, 'stub.cpp');
+    writeFileSync(src, `#include "backend/cuda_api.h"
+      extern "C" const TesseraCudaApi* tessera_cuda_api(void) { static TesseraCudaApi a{}; ${body} return &a; }`);
+    const lib = join(dir, 'libstub.so');
+    const r = spawnSync('g++', ['-shared', '-fPIC', `-I${join(root, 'native')}`, src, '-o', lib], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return lib;
+  }
+
+  it('refuses a library built for another ABI version, saying so', () => {
+    const cuda = inChild(cudaInfo, { TESSERA_CUDA_LIBRARY: stubLibrary('a.version = 9999;') });
+    expect(cuda).toMatchObject({ available: false, reason: 'no library' });
+    expect(cuda.detail).toMatch(/ABI version 9999, this tessera needs \d+/);
+  });
+
+  it('refuses a library whose function table has an empty entry, instead of crashing later', () => {
+    const cuda = inChild(cudaInfo, { TESSERA_CUDA_LIBRARY: stubLibrary('a.version = TESSERA_CUDA_API_VERSION;') });
+    expect(cuda).toMatchObject({ available: false, reason: 'no library' });
+    expect(cuda.detail).toMatch(/entry 0 of its function table is empty/);
   });
 
   it('says "disabled" under TESSERA_CUDA=0', () => {

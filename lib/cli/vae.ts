@@ -20,6 +20,9 @@ export interface TrainVaeCliOptions {
   lr: number;
   klWeight: number;
   seed: number;
+  maxMinutes?: number;
+  warmup: number;
+  cosine: boolean;
 }
 
 function int(name: string, raw: unknown, rule: string, ok: (v: number) => boolean): number {
@@ -74,6 +77,9 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
     lr: positiveNumber('--lr', raw.lr ?? 2e-4),
     klWeight: positiveNumber('--kl-weight', raw.klWeight ?? 1e-6),
     seed: int('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
+    maxMinutes: raw.maxMinutes === undefined ? undefined : positiveNumber('--max-minutes', raw.maxMinutes),
+    warmup: int('--warmup', raw.warmup ?? 0, 'an integer >= 0', (x) => x >= 0),
+    cosine: raw.cosine === true,
   };
 }
 
@@ -81,7 +87,7 @@ export function registerVaeCommands(program: Command): void {
   program
     .command('train-vae')
     .description('train the video VAE (causal 3D-conv) on world videos, Fashion-MNIST or a folder of images and videos')
-    .requiredOption('--data <source>', 'world, fashion-mnist or a folder of images/videos')
+    .requiredOption('--data <source>', 'world, fashion-mnist, a folder of images/videos, or a comma-separated mix')
     .requiredOption('--steps <n>', 'optimizer steps')
     .requiredOption('--out <file>', 'model file to write (safetensors)')
     .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
@@ -94,6 +100,9 @@ export function registerVaeCommands(program: Command): void {
     .option('--lr <x>', 'AdamW learning rate', '2e-4')
     .option('--kl-weight <x>', 'weight of the KL term', '1e-6')
     .option('--seed <n>', 'seed for initialization, data and noise', '0')
+    .option('--max-minutes <m>', 'stop after this much wall time (checkpoint and model are written)')
+    .option('--warmup <n>', 'linear learning-rate warm-up steps', '0')
+    .option('--cosine', 'cosine learning-rate decay to 10% at --steps', false)
     .action(async (raw: Record<string, unknown>) => {
       const o = parseTrainVaeOptions(raw);
       const bar = new SingleBar({
@@ -104,7 +113,8 @@ export function registerVaeCommands(program: Command): void {
       });
       let started = false;
       const result = await trainVae({
-        data: o.data,
+        // "world,fashion-mnist": an equal mix, one source per batch
+        data: o.data.includes(',') ? o.data.split(',').map((d) => d.trim()) : o.data,
         steps: o.steps,
         out: o.out,
         checkpoint: o.checkpoint,
@@ -114,6 +124,9 @@ export function registerVaeCommands(program: Command): void {
         train: { lr: o.lr, klWeight: o.klWeight },
         sampler: { batchSize: o.batchSize, frames: o.frames, sizes: o.sizes },
         seed: o.seed,
+        maxSeconds: o.maxMinutes === undefined ? undefined : o.maxMinutes * 60,
+        warmupSteps: o.warmup,
+        cosine: o.cosine,
         onStep: (s) => {
           const payload = { loss: s.loss.toFixed(4), psnr: s.psnr.toFixed(2), rate: s.clipsPerSecond.toFixed(2), source: s.source };
           if (!started) {
@@ -125,7 +138,7 @@ export function registerVaeCommands(program: Command): void {
       });
       if (started) bar.stop();
       process.stdout.write(
-        `wrote ${result.out} after ${result.steps} steps` +
+        `wrote ${result.out} after ${result.steps} steps${result.stoppedEarly ? ' (time limit)' : ''}` +
           (result.last ? ` (loss ${result.last.loss.toFixed(4)}, PSNR ${result.last.psnr.toFixed(2)} dB)` : '') +
           `; checkpoint ${result.checkpoint}\n`,
       );

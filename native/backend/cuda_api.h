@@ -49,6 +49,8 @@ typedef struct TsAttentionShape {
 typedef struct TesseraCudaApi {
   int32_t version;   // TESSERA_CUDA_API_VERSION
   int32_t emulated;  // 1: kernels run on the CPU emulator (tests), 0: a real GPU
+  // Everything below is a function pointer, and the loader refuses a table with an
+  // empty one (cuda_backend.cpp), so keep it that way.
 
   // ---- runtime ------------------------------------------------------------------
   // count of devices; *cuda_error gets the cudaError_t code (35 = insufficient

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -62,6 +63,23 @@ bool try_library(const std::string& path) {
                       " (rebuild it with npm run build:cuda)";
     ::dlclose(handle);
     return false;
+  }
+  // Every entry must be filled: a library built from mismatched sources would
+  // otherwise crash on its first call to a missing kernel.
+  {
+    const size_t first = offsetof(TesseraCudaApi, device_count);
+    const size_t n = (sizeof(TesseraCudaApi) - first) / sizeof(void*);
+    const char* base = reinterpret_cast<const char*>(api) + first;
+    for (size_t i = 0; i < n; ++i) {
+      void* entry = nullptr;
+      std::memcpy(&entry, base + i * sizeof(void*), sizeof(void*));
+      if (!entry) {
+        g_status.reason = "no library";
+        g_status.detail = path + ": entry " + std::to_string(i) + " of its function table is empty (an incomplete "
+                          "build; rebuild it with npm run build:cuda)";
+        return false;
+      }
+    }
   }
   int count = 0, cuda_error = 0;
   if (TsCudaStatus err = api->device_count(&count, &cuda_error)) {
@@ -126,26 +144,29 @@ const Status& load(const std::vector<std::string>& candidates, bool force) {
     g_status.detail = "no CUDA backend library was built for this installation (npm run build:cuda builds one where nvcc exists)";
     return g_status;
   }
+  // The first usable library wins. Otherwise report the most telling failure: a
+  // library that loaded but found no driver or device, over one that would not
+  // load, over a path that does not exist.
+  auto rank = [](const Status& st) {
+    if (st.reason != "no library") return 2;
+    return st.detail.find("does not exist") == std::string::npos ? 1 : 0;
+  };
   std::string tried;
-  Status last;
-  bool have_last = false;
+  Status best;
+  int best_rank = -1;
   for (const std::string& path : candidates) {
-    const bool ok = try_library(path);
-    if (ok) return g_status;
-    // Prefer the most informative failure: a library that loaded (driver/device)
-    // over paths that do not exist.
-    if (!have_last || (last.reason == "no library" && g_status.reason != "no library") ||
-        (last.reason == "no library" && g_status.detail.rfind("dlopen", 0) == 0 &&
-         last.detail.find("does not exist") != std::string::npos)) {
-      last = g_status;
-      have_last = true;
+    if (try_library(path)) return g_status;
+    if (rank(g_status) > best_rank) {
+      best = g_status;
+      best_rank = rank(g_status);
     }
     tried += (tried.empty() ? "" : ", ") + path;
-    g_status.reason.clear();
+    g_status = Status();
+    g_status.loaded_attempted = true;
   }
-  g_status = last;
+  g_status = best;
   g_status.loaded_attempted = true;
-  if (g_status.reason == "no library" && g_status.detail.find("does not exist") != std::string::npos)
+  if (best_rank == 0)
     g_status.detail = "no CUDA backend library found (tried " + tried + "); npm run build:cuda builds one where nvcc exists";
   return g_status;
 }

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ndarray, Vae, VaeTrainer, type NdArray, type VaeConfig } from '../../lib/index.js';
+import { ndarray, trainVae, Vae, VaeTrainer, type NdArray, type VaeConfig } from '../../lib/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 // Tiny: x4 spatial, x2 temporal, 4 latent channels; a step takes milliseconds.
@@ -90,6 +90,24 @@ describe('Vae', () => {
     await trainer.save(model);
     await expect(VaeTrainer.resume(model)).rejects.toThrow(/not a tessera VAE checkpoint/);
     await expect(Vae.load(join(dir, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors/);
+  });
+});
+
+describe('trainVae', () => {
+  it('stops at the time limit, writing the checkpoint and the model; a schedule sets the rate per step', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-vae-'));
+    const out = join(dir, 'v.safetensors');
+    const seen: number[] = [];
+    const r = await trainVae({
+      data: 'world', steps: 50, out, config: TINY, warmupSteps: 2, cosine: true, train: { lr: 1e-3 },
+      sampler: { batchSize: 1, frames: 5, sizes: [[16, 16]] }, maxSeconds: 0.5, checkpointEvery: 1000,
+      onStep: (s) => seen.push(s.step),
+    });
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.steps).toBeLessThan(50);
+    expect(seen).toEqual(Array.from({ length: r.steps }, (_, i) => i + 1));
+    expect(existsSync(out)).toBe(true);
+    if (r.steps > 0) expect((await (await VaeTrainer.resume(r.checkpoint)).info()).steps).toBe(r.steps);
   });
 });
 
