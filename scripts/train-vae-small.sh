@@ -7,13 +7,13 @@
 # models/vae-small.ckpt (the checkpoint, not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MINUTES="${1:-55}"
+MINUTES="${1:-50}"
 mkdir -p models
-npm run --silent build
+npx tsup --silent >/dev/null
 node dist/cli.js train-vae \
   --data world,fashion-mnist --config small \
-  --steps 6000 --max-minutes "$MINUTES" \
-  --batch-size 4 --frames 9 --sizes 64x64,32x32,48x80,80x48 \
+  --steps "${STEPS:-900}" --max-minutes "$MINUTES" \
+  --batch-size 4 --frames 9 --sizes 32x32,64x64,32x48,48x32 \
   --lr 5e-4 --warmup 100 --cosine --kl-weight 1e-6 \
   --checkpoint-every 100 --resume \
   --out models/vae-small.safetensors --checkpoint models/vae-small.ckpt

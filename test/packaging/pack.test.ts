@@ -1,4 +1,4 @@
-// `npm run prebuild` writes prebuilds/linux-x64/*.node; the packed tarball then
+// `npm run build:prebuild` writes prebuilds/linux-x64/*.node; the packed tarball then
 // installs into an empty project with no compiler on PATH and loads the addon
 // from the prebuild (node-gyp-build), from both require() and import.
 import { execFileSync } from 'node:child_process';
@@ -26,7 +26,7 @@ describe('packaging', () => {
     for (const f of ['package.json', 'binding.gyp', 'CMakeLists.txt', 'README.md', 'native', 'cuda', 'lib', 'tsup.config.ts', 'tsconfig.json'])
       if (existsSync(join(root, f))) cpSync(join(root, f), join(pkg, f), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
-    npm(['run', 'prebuild'], pkg);
+    npm(['run', 'build:prebuild'], pkg);
     const dir = join(pkg, 'prebuilds', `${process.platform}-${process.arch}`);
     expect(readdirSync(dir).some((f) => f.endsWith('.node'))).toBe(true);
   }, 1_200_000);
