@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -25,7 +26,22 @@ int default_threads() {
 // Work is handed out in chunks through an atomic counter; each chunk is a
 // contiguous range. The calling thread takes part, so a pool of T threads has
 // T-1 workers.
+//
+// Each parallel region is its own Job with its own counters. A worker that is
+// still finishing one region (it has run its last chunk and is about to find
+// the counter exhausted) can therefore never take a chunk of, or count a chunk
+// done in, the next region: with shared counters, such a late increment could
+// land between the next region's reset and its first chunk and be lost, leaving
+// the caller waiting forever.
 class Pool {
+  struct Job {
+    const std::function<void(int64_t, int64_t)>* fn = nullptr;
+    int64_t n = 0, chunk = 1, chunks = 0;
+    std::atomic<int64_t> next{0}, done{0};
+    std::mutex error_mu;
+    std::exception_ptr error;
+  };
+
  public:
   static Pool& get() {
     static Pool pool;
@@ -56,27 +72,26 @@ class Pool {
       return;
     }
     std::lock_guard<std::mutex> run_lk(run_mu_);  // one parallel region at a time
+    auto job = std::make_shared<Job>();
     int64_t max_chunks = (n + grain - 1) / grain;
     int64_t chunks = std::min<int64_t>(max_chunks, int64_t(t) * 4);
-    int64_t chunk = (n + chunks - 1) / chunks;
-    chunks = (n + chunk - 1) / chunk;
+    job->chunk = (n + chunks - 1) / chunks;
+    job->chunks = (n + job->chunk - 1) / job->chunk;
+    job->n = n;
+    job->fn = &fn;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      job_fn_ = &fn;
-      job_n_ = n;
-      job_chunk_ = chunk;
-      job_chunks_ = chunks;
-      next_.store(0);
-      done_.store(0);
-      error_ = nullptr;
+      job_ = job;
       ++generation_;
     }
     cv_.notify_all();
-    work();
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return done_.load() == job_chunks_; });
-    job_fn_ = nullptr;
-    if (error_) std::rethrow_exception(error_);
+    work(*job);
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [&] { return job->done.load() == job->chunks; });
+      job_.reset();
+    }
+    if (job->error) std::rethrow_exception(job->error);
   }
 
   ~Pool() { stop_workers(); }
@@ -102,21 +117,23 @@ class Pool {
     workers_.clear();
   }
 
-  void work() {
+  // Runs chunks of `job` until none are left. fn is only called for a claimed
+  // chunk, and the caller waits for every claimed chunk, so fn is alive then.
+  void work(Job& job) {
     bool was = tl_in_worker;
     tl_in_worker = true;
     for (;;) {
-      int64_t c = next_.fetch_add(1);
-      if (c >= job_chunks_) break;
-      int64_t b = c * job_chunk_, e = std::min(job_n_, b + job_chunk_);
+      int64_t c = job.next.fetch_add(1);
+      if (c >= job.chunks) break;
+      int64_t b = c * job.chunk, e = std::min(job.n, b + job.chunk);
       try {
-        (*job_fn_)(b, e);
+        (*job.fn)(b, e);
       } catch (...) {
-        std::lock_guard<std::mutex> lk(mu_);
-        if (!error_) error_ = std::current_exception();
+        std::lock_guard<std::mutex> lk(job.error_mu);
+        if (!job.error) job.error = std::current_exception();
       }
-      if (done_.fetch_add(1) + 1 == job_chunks_) {
-        std::lock_guard<std::mutex> lk(mu_);
+      if (job.done.fetch_add(1) + 1 == job.chunks) {
+        std::lock_guard<std::mutex> lk(mu_);  // the caller checks `done` under mu_: no lost wake-up
         done_cv_.notify_all();
       }
     }
@@ -126,13 +143,15 @@ class Pool {
   void loop() {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || (generation_ != seen && job_fn_ != nullptr); });
+        cv_.wait(lk, [&] { return stop_ || (generation_ != seen && job_ != nullptr); });
         if (stop_) return;
         seen = generation_;
+        job = job_;
       }
-      work();
+      work(*job);
     }
   }
 
@@ -142,10 +161,7 @@ class Pool {
   int threads_ = 1;
   bool stop_ = false;
   uint64_t generation_ = 0;
-  const std::function<void(int64_t, int64_t)>* job_fn_ = nullptr;
-  int64_t job_n_ = 0, job_chunk_ = 1, job_chunks_ = 0;
-  std::atomic<int64_t> next_{0}, done_{0};
-  std::exception_ptr error_;
+  std::shared_ptr<Job> job_;  // the running region, under mu_
 };
 
 }  // namespace

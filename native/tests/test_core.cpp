@@ -1,4 +1,5 @@
 // Core pieces without the op table: Philox, dtype conversion, tensor views, thread pool.
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -120,6 +121,25 @@ TEST_CASE(parallel_for_covers_range_once) {
     caught = true;
   }
   CHECK(caught);
+  set_num_threads(0);
+}
+
+// Back-to-back tiny regions, with 4 threads on however many cores: a worker still
+// leaving one region must never touch the next one's counters (that once lost a
+// chunk's "done" and hung the caller forever, seen in VAE training). Every region
+// must complete with each index covered exactly once.
+TEST_CASE(parallel_for_back_to_back_regions_never_hang) {
+  set_num_threads(4);
+  bool ok = true;
+  for (int r = 0; r < 200000 && ok; ++r) {
+    std::atomic<int64_t> sum{0};
+    const int64_t n = 2 + r % 7;
+    parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) sum += i + 1;
+    });
+    ok = sum.load() == n * (n + 1) / 2;
+  }
+  CHECK(ok);
   set_num_threads(0);
 }
 
