@@ -5,6 +5,23 @@ export { ndarray } from './ops.js';
 export { backends, cudaMemory, cudaEmptyCache, type BackendInfo, type CudaDevice, type CudaOffReason } from './backends.js';
 export * as world from './world/index.js';
 export * as data from './data/index.js';
-export { Vae, VaeTrainer, SMALL_VAE_CONFIG, type VaeConfig, type VaeTrainOptions, type VaeStepStats, type VaeInfo } from './vae.js';
+export {
+  Vae,
+  VaeTrainer,
+  SMALL_VAE_CONFIG,
+  VAE_STREAM_DEFAULTS,
+  type VaeConfig,
+  type VaeTrainOptions,
+  type VaeStepStats,
+  type VaeInfo,
+  type VaeDecodeOptions,
+  type VaeEncodeOptions,
+  type VaeDecodeSummary,
+  type VaeFramesCallback,
+  type VaeFramesInfo,
+  type VaeTileOption,
+} from './vae.js';
+export { saveLatent, loadLatent, serializeLatent, parseLatent, LATENT_FORMAT, type LatentFile } from './latent.js';
+export { framesToRgb, videoWriter, GifWriter, RawRgbWriter, type VideoWriter } from './video-writer.js';
 export { trainVae, type TrainVaeOptions, type TrainVaeResult } from './vae-train.js';
 export { psnr, ssim } from './metrics.js';

@@ -3,7 +3,7 @@
 // returns a Promise; calls on one model run one at a time, in order.
 import { native, type NativeTensor } from './native.js';
 import type { NdArray } from './ops.js';
-import { checkInteger, checkNumber, invalidParameter } from './validate.js';
+import { checkInteger, checkNumber, invalidParameter, invalidRange } from './validate.js';
 
 /** Architecture (docs/VAE.md). Defaults: the full model, 61.6M parameters. */
 export interface VaeConfig {
@@ -52,6 +52,79 @@ export interface VaeStepStats {
   ms: number;
 }
 
+/** What `onFrames` is told with each chunk of decoded frames. */
+export interface VaeFramesInfo {
+  /** Index of the chunk's first frame in the whole video. */
+  firstFrame: number;
+  /** Index of the chunk (0, 1, ...). */
+  chunk: number;
+}
+
+/**
+ * Receives each chunk of decoded frames [N, 3, t, H, W] as soon as it is finished, in order,
+ * one call at a time: when it returns a promise, the next call waits for it to settle, and
+ * the decoder works at most one chunk ahead meanwhile (a slow consumer, such as a file
+ * writer, holds it back instead of letting chunks pile up). Throwing (or rejecting) stops
+ * the decode, and decode() rejects with that error. The model is busy until decode()
+ * settles: do not await another call on the same model inside the callback (it would wait
+ * for this decode, which waits for the callback).
+ */
+export type VaeFramesCallback = (frames: NdArray, info: VaeFramesInfo) => void | Promise<void>;
+
+/** Spatial tiling: 'auto' (default), 0 (none) or the tile side in latent pixels. */
+export type VaeTileOption = number | 'auto';
+
+/**
+ * Streaming inference (docs/VAE.md, "Inference"). Temporal chunks are exact: any chunkFrames
+ * gives the same output, and memory holds one chunk's activations plus each causal conv's
+ * 2-frame cache, whatever the length. Spatial tiles are approximate (GroupNorm, attention
+ * and conv padding see the tile), blended over the overlap.
+ */
+export interface VaeDecodeOptions {
+  /** Latent frames per chunk, >= 1 (default 2: 1 + 4 frames first, then 8 per chunk at temporalDown 4). */
+  chunkFrames?: number;
+  /**
+   * Tile side in latent pixels: 0 = no tiling; 'auto' (default) = tiles of 32 with overlap 8
+   * when the latent is larger than 64 on a side (512 pixels at spatialDown 8), else none.
+   */
+  tile?: VaeTileOption;
+  /** Latent pixels shared by neighbouring tiles, 0 <= overlap < tile (default 8). */
+  overlap?: number;
+  /** Stream the frames instead of returning the whole video (memory then does not grow with length). */
+  onFrames?: VaeFramesCallback;
+}
+
+/** What decode() resolves to when the frames went to onFrames. */
+export interface VaeDecodeSummary {
+  /** Shape of the whole decoded video [N, 3, T, H, W]. */
+  shape: number[];
+  frames: number;
+  chunks: number;
+}
+
+export interface VaeEncodeOptions {
+  /**
+   * Video frames per chunk after the first, which has one more (default 8). Any value gives
+   * the same latents; multiples of temporalDown give chunkFrames / temporalDown latent frames per chunk.
+   */
+  chunkFrames?: number;
+  /** Tile side in latent pixels (tile * spatialDown video pixels); as for decode. */
+  tile?: VaeTileOption;
+  overlap?: number;
+}
+
+/** Defaults of the streaming options. */
+export const VAE_STREAM_DEFAULTS = Object.freeze({
+  decodeChunkFrames: 2,
+  encodeChunkFrames: 8,
+  /** 'auto' tiles latents larger than this on a side... */
+  autoTileAbove: 64,
+  /** ...with tiles of this side (latent pixels)... */
+  autoTile: 32,
+  /** ...sharing this many latent pixels. */
+  overlap: 8,
+});
+
 export interface VaeInfo {
   config: Required<VaeConfig>;
   numParameters: number;
@@ -66,10 +139,23 @@ interface NativeVaeModel {
   step(x: NativeTensor): Promise<VaeStepStats>;
   encode(x: NativeTensor): Promise<{ mean: NdArray; logvar: NdArray }>;
   decode(z: NativeTensor): Promise<NdArray>;
+  encodeChunked(x: NativeTensor, options: NativeStreamOptions): Promise<{ mean: NdArray; logvar: NdArray }>;
+  decodeChunked(z: NativeTensor, options: NativeStreamOptions, onFrames: null): Promise<NdArray>;
+  decodeChunked(
+    z: NativeTensor,
+    options: NativeStreamOptions,
+    onFrames: (frames: NdArray, firstFrame: number) => void | Promise<void>,
+  ): Promise<{ frames: number; chunks: number }>;
   saveModel(path: string): Promise<void>;
   saveCheckpoint(path: string): Promise<void>;
   setLearningRate(lr: number): Promise<void>;
   info(): Promise<{ config: string; numParameters: number; steps: number; training: boolean }>;
+}
+
+interface NativeStreamOptions {
+  chunk: number;
+  tile: number;
+  overlap: number;
 }
 
 const CONFIG_KEYS: Record<keyof VaeConfig, string> = {
@@ -128,9 +214,50 @@ function checkVideo(name: string, x: NdArray): NativeTensor {
   return x as NativeTensor;
 }
 
+function checkOptionsObject(name: string, options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidParameter(name, 'an object', options);
+  return options as Record<string, unknown>;
+}
+
+/**
+ * Resolves chunk / tile / overlap. `h`, `w`: the latent's spatial size (for 'auto').
+ * Errors name the option, the rule and the value.
+ */
+function streamOptions(
+  o: Record<string, unknown>,
+  allowed: readonly string[],
+  defaultChunk: number,
+  h: number,
+  w: number,
+): NativeStreamOptions {
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k) && o[k] !== undefined) throw invalidParameter(`options.${k}`, `one of ${allowed.join(', ')}`, k);
+  const chunk = o.chunkFrames === undefined ? defaultChunk : checkInteger('chunkFrames', o.chunkFrames, 1);
+  const D = VAE_STREAM_DEFAULTS;
+  let tile: number;
+  if (o.tile === undefined || o.tile === 'auto') tile = Math.max(h, w) > D.autoTileAbove ? D.autoTile : 0;
+  else if (typeof o.tile === 'number') tile = checkInteger('tile', o.tile, 0);
+  else throw invalidParameter('tile', "'auto', 0 (no tiling) or an integer >= 1 (latent pixels)", o.tile);
+  let overlap: number = D.overlap;
+  if (o.overlap !== undefined) overlap = checkInteger('overlap', o.overlap, 0);
+  if (tile > 0 && overlap >= tile) {
+    if (o.overlap === undefined) overlap = Math.floor(tile / 4);
+    else throw invalidRange('overlap', `an integer between 0 and ${tile - 1} (less than tile = ${tile})`, overlap);
+  }
+  return { chunk, tile, overlap };
+}
+
 /** Inference: encode videos to latents and decode latents to videos. */
 export class Vae {
   protected constructor(protected readonly handle: NativeVaeModel) {}
+  private configCache?: Promise<Required<VaeConfig>>;
+
+  /** The architecture (fetched once). */
+  protected config(): Promise<Required<VaeConfig>> {
+    this.configCache ??= this.info().then((i) => i.config);
+    return this.configCache;
+  }
 
   protected static handle(): NativeVaeModel {
     const ctor = (native() as unknown as { VaeModel: new () => NativeVaeModel }).VaeModel;
@@ -152,14 +279,59 @@ export class Vae {
     return new Vae(h);
   }
 
-  /** video [N, 3, T, H, W] in [-1, 1] -> the posterior's mean and log-variance [N, L, t, h, w]. */
-  encode(video: NdArray): Promise<{ mean: NdArray; logvar: NdArray }> {
-    return this.handle.encode(checkVideo('video', video));
+  /**
+   * video [N, 3, T, H, W] in [-1, 1] -> the posterior's mean and log-variance [N, L, t, h, w],
+   * encoded in temporal chunks (exact) and, for large frames, spatial tiles (VaeEncodeOptions).
+   */
+  async encode(video: NdArray, options?: VaeEncodeOptions): Promise<{ mean: NdArray; logvar: NdArray }> {
+    const x = checkVideo('video', video);
+    const o = checkOptionsObject('options', options);
+    const sd = (await this.config()).spatialDown;
+    const s = streamOptions(o, ['chunkFrames', 'tile', 'overlap'], VAE_STREAM_DEFAULTS.encodeChunkFrames,
+      Math.floor(x.shape[3]! / sd), Math.floor(x.shape[4]! / sd));
+    return this.handle.encodeChunked(x, s);
   }
 
-  /** latent [N, L, t, h, w] -> video [N, 3, 1 + temporalDown (t - 1), h * spatialDown, w * spatialDown]. */
-  decode(latent: NdArray): Promise<NdArray> {
-    return this.handle.decode(checkVideo('latent', latent));
+  /**
+   * latent [N, L, t, h, w] -> video [N, 3, 1 + temporalDown (t - 1), h * spatialDown, w * spatialDown],
+   * decoded in temporal chunks (exact) and, for large frames, spatial tiles. With onFrames the
+   * frames are streamed chunk by chunk and decode() resolves to a summary.
+   */
+  decode(latent: NdArray, options?: VaeDecodeOptions & { onFrames?: undefined }): Promise<NdArray>;
+  decode(latent: NdArray, options: VaeDecodeOptions & { onFrames: VaeFramesCallback }): Promise<VaeDecodeSummary>;
+  decode(latent: NdArray, options?: VaeDecodeOptions): Promise<NdArray | VaeDecodeSummary>;
+  async decode(latent: NdArray, options?: VaeDecodeOptions): Promise<NdArray | VaeDecodeSummary> {
+    const z = checkVideo('latent', latent);
+    const o = checkOptionsObject('options', options);
+    const s = streamOptions(o, ['chunkFrames', 'tile', 'overlap', 'onFrames'], VAE_STREAM_DEFAULTS.decodeChunkFrames,
+      z.shape[3]!, z.shape[4]!);
+    const onFrames = o.onFrames;
+    if (onFrames === undefined) return this.handle.decodeChunked(z, s, null);
+    if (typeof onFrames !== 'function') throw invalidParameter('onFrames', 'a function (frames, info) => void | Promise<void>', onFrames);
+    // One call at a time: the next chunk's call waits for the previous one's promise (the
+    // native side queues at most two chunks, so the decoder runs at most one chunk ahead).
+    const cb = onFrames as VaeFramesCallback;
+    let chunk = 0;
+    let tail: Promise<void> = Promise.resolve();
+    let failed = false;
+    const serial = (frames: NdArray, firstFrame: number): Promise<void> => {
+      const info = { firstFrame, chunk: chunk++ };
+      const p = tail.then(async () => {
+        if (failed) return; // an earlier call failed: the decode is stopping
+        try {
+          await cb(frames, info);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      });
+      tail = p.catch(() => {});
+      return p;
+    };
+    const r = await this.handle.decodeChunked(z, s, serial);
+    const c = await this.config();
+    const [N, , t, h, w] = z.shape as [number, number, number, number, number];
+    return { shape: [N, c.inChannels, 1 + c.temporalDown * (t - 1), h * c.spatialDown, w * c.spatialDown], ...r };
   }
 
   /** Writes the parameters and config (temporary file + rename). */

@@ -1,10 +1,18 @@
 // `tessera train-vae`: trains the video VAE with a progress bar, loss, PSNR and
-// throughput, checkpointing as it goes (docs/VAE.md).
+// throughput, checkpointing as it goes (docs/VAE.md). `tessera decode` / `tessera encode`:
+// latents saved as safetensors to and from videos, decoded in streamed chunks
+// (docs/VAE.md, "Inference").
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { listMedia, loadImage, loadVideo, mediaKind, probeImage, probeVideo } from '../data/folder.js';
+import { loadLatent, saveLatent } from '../latent.js';
+import type { NdArray } from '../ops.js';
+import { framesToRgb, videoWriter, type VideoWriter } from '../video-writer.js';
 import { trainVae } from '../vae-train.js';
-import { SMALL_VAE_CONFIG, type VaeConfig } from '../vae.js';
+import { SMALL_VAE_CONFIG, Vae, type VaeConfig, type VaeTileOption } from '../vae.js';
 
 export interface TrainVaeCliOptions {
   data: string;
@@ -83,7 +91,237 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
   };
 }
 
+// ---- decode / encode ---------------------------------------------------------------
+
+function fileArg(name: string, raw: unknown, what: string): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new RangeError(`${name} must be ${what}, got ${String(raw)}`);
+  return raw;
+}
+
+function tileArg(raw: unknown): VaeTileOption {
+  if (raw === undefined || String(raw).trim() === 'auto') return 'auto';
+  return int('--tile', raw, "'auto', 0 (no tiling) or an integer >= 1 (latent pixels)", (x) => x >= 0);
+}
+
+export interface DecodeCliOptions {
+  model: string;
+  latent: string;
+  out: string;
+  fps?: number;
+  index: number;
+  chunkFrames?: number;
+  tile: VaeTileOption;
+  overlap?: number;
+}
+
+/** Validates `tessera decode` options; errors name the option, the rule and the value. */
+export function parseDecodeOptions(raw: Record<string, unknown>): DecodeCliOptions {
+  const out = fileArg('--out', raw.out, 'a .gif or .rgb file path');
+  const ext = extname(out).toLowerCase();
+  if (ext !== '.gif' && ext !== '.rgb')
+    throw new RangeError(`--out must end in .gif (animated GIF) or .rgb (raw rgb24 frames), got ${out}`);
+  const fps = raw.fps === undefined ? undefined : Number(String(raw.fps).trim());
+  if (fps !== undefined && !(Number.isFinite(fps) && fps > 0 && fps <= 100))
+    throw new RangeError(`--fps must be a number between 0 and 100 (exclusive of 0), got ${String(raw.fps)}`);
+  return {
+    model: fileArg('--model', raw.model, 'a VAE model file (.safetensors)'),
+    latent: fileArg('--latent', raw.latent, 'a latent file (.safetensors, written by tessera encode or saveLatent)'),
+    out,
+    fps,
+    index: int('--index', raw.index ?? 0, 'an integer >= 0', (x) => x >= 0),
+    chunkFrames: raw.chunkFrames === undefined ? undefined : int('--chunk-frames', raw.chunkFrames, 'an integer >= 1', (x) => x >= 1),
+    tile: tileArg(raw.tile),
+    overlap: raw.overlap === undefined ? undefined : int('--overlap', raw.overlap, 'an integer >= 0', (x) => x >= 0),
+  };
+}
+
+export interface DecodeCliResult {
+  out: string;
+  frames: number;
+  chunks: number;
+  width: number;
+  height: number;
+  fps: number;
+  seconds: number;
+}
+
+/**
+ * Decodes a latent file to a video, streaming: each chunk's frames are written to the file
+ * as soon as they are decoded (a temporary file, renamed when complete).
+ */
+export async function decodeLatentFile(o: DecodeCliOptions, onChunk?: (framesSoFar: number) => void): Promise<DecodeCliResult> {
+  const t0 = Date.now();
+  const { latent, meta } = await loadLatent(o.latent);
+  const vae = await Vae.load(o.model);
+  const cfg = (await vae.info()).config;
+  const [N, L, , h, w] = latent.shape as [number, number, number, number, number];
+  if (L !== cfg.latentChannels)
+    throw new RangeError(`${o.latent} has ${L} latent channels but the model ${o.model} takes latentChannels = ${cfg.latentChannels}`);
+  if (o.index >= N) throw new RangeError(`--index must be an integer between 0 and ${N - 1} (the latent holds ${N} videos), got ${o.index}`);
+  const metaFps = Number(meta.fps);
+  const fps = o.fps ?? (Number.isFinite(metaFps) && metaFps > 0 ? metaFps : 12);
+  const width = w * cfg.spatialDown, height = h * cfg.spatialDown;
+  const writer: VideoWriter = videoWriter(o.out, width, height, fps);
+  try {
+    const r = await vae.decode(latent, {
+      chunkFrames: o.chunkFrames,
+      tile: o.tile,
+      overlap: o.overlap,
+      onFrames: async (frames: NdArray) => {
+        await writer.write(framesToRgb(frames, o.index), frames.shape[2]!);
+        onChunk?.(writer.frames);
+      },
+    });
+    await writer.close();
+    return { out: o.out, frames: r.frames, chunks: r.chunks, width, height, fps, seconds: (Date.now() - t0) / 1000 };
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}
+
+export interface EncodeCliOptions {
+  model: string;
+  video: string;
+  out: string;
+  frames?: number;
+  size?: [number, number];
+  chunkFrames?: number;
+  tile: VaeTileOption;
+  overlap?: number;
+}
+
+export function parseEncodeOptions(raw: Record<string, unknown>): EncodeCliOptions {
+  let size: [number, number] | undefined;
+  if (raw.size !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(String(raw.size).trim());
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new RangeError(`--size must be HxW (e.g. 256x256), got ${String(raw.size)}`);
+    size = [Number(m[1]), Number(m[2])];
+  }
+  return {
+    model: fileArg('--model', raw.model, 'a VAE model file (.safetensors)'),
+    video: fileArg('--video', raw.video, 'a video or image file, or a folder of images (the frames, in name order)'),
+    out: fileArg('--out', raw.out, 'a latent file path (.safetensors)'),
+    frames: raw.frames === undefined ? undefined : int('--frames', raw.frames, 'an integer >= 1', (x) => x >= 1),
+    size,
+    chunkFrames: raw.chunkFrames === undefined ? undefined : int('--chunk-frames', raw.chunkFrames, 'an integer >= 1', (x) => x >= 1),
+    tile: tileArg(raw.tile),
+    overlap: raw.overlap === undefined ? undefined : int('--overlap', raw.overlap, 'an integer >= 0', (x) => x >= 0),
+  };
+}
+
+/** A video file, an image, or a folder of images (frames in name order) as [1, 3, T, H, W]. */
+async function loadSource(
+  path: string,
+  size: [number, number] | undefined,
+  frames: number | undefined,
+  sd: number,
+  td: number,
+): Promise<{ x: NdArray; fps?: number; note?: string }> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new RangeError(`--video: nothing at ${path}`);
+  const round = (v: number) => Math.max(sd, Math.floor(v / sd) * sd);
+  // T must be 1 + td k: the largest such count <= the frames there are (or exactly --frames).
+  const count = (available: number): number => {
+    if (frames !== undefined) {
+      if ((frames - 1) % td !== 0) throw new RangeError(`--frames must be 1 + ${td}k for this model (temporalDown ${td}), got ${frames}`);
+      if (frames > available) throw new RangeError(`--frames ${frames} is more than the ${available} frames of ${path}`);
+      return frames;
+    }
+    return 1 + Math.floor((available - 1) / td) * td;
+  };
+  if (st.isDirectory()) {
+    const images = (await listMedia(path, { recursive: false })).filter((f) => f.kind === 'image');
+    if (images.length === 0) throw new RangeError(`--video: the folder ${path} has no images (png, jpg, jpeg, webp)`);
+    const first = await probeImage(images[0]!.path);
+    const [H, W] = size ?? [round(first.height), round(first.width)];
+    const T = count(images.length);
+    const data = new Float32Array(3 * T * H * W);
+    const plane = H * W;
+    for (let t = 0; t < T; t++) {
+      const img = (await loadImage(images[t]!.path, { height: H, width: W })).x.data;
+      for (let c = 0; c < 3; c++) data.set(img.subarray(c * plane, (c + 1) * plane), (c * T + t) * plane);
+    }
+    const note = T < images.length ? `used the first ${T} of ${images.length} images (T = 1 + ${td}k)` : undefined;
+    return { x: { data, shape: [1, 3, T, H, W] }, note };
+  }
+  const kind = mediaKind(path);
+  if (kind === 'image') {
+    const info = await probeImage(path);
+    const [H, W] = size ?? [round(info.height), round(info.width)];
+    const clip = await loadImage(path, { height: H, width: W });
+    return { x: { data: clip.x.data, shape: [1, ...clip.x.shape] } };
+  }
+  if (kind === 'video') {
+    const info = await probeVideo(path);
+    const [H, W] = size ?? [round(info.height), round(info.width)];
+    const T = count(info.frames);
+    const clip = await loadVideo(path, { height: H, width: W, frames: T });
+    const note = T < info.frames ? `used the first ${T} of ${info.frames} frames (T = 1 + ${td}k)` : undefined;
+    return { x: { data: clip.x.data, shape: [1, ...clip.x.shape] }, fps: info.fps, note };
+  }
+  throw new RangeError(`--video must be a video (mp4, webm, mov, gif, ...), an image or a folder of images, got ${path}`);
+}
+
+export async function encodeVideoFile(o: EncodeCliOptions): Promise<{ out: string; shape: number[]; frames: number; note?: string }> {
+  const vae = await Vae.load(o.model);
+  const cfg = (await vae.info()).config;
+  if (o.size && (o.size[0] % cfg.spatialDown || o.size[1] % cfg.spatialDown))
+    throw new RangeError(`--size must be multiples of spatialDown = ${cfg.spatialDown}, got ${o.size[0]}x${o.size[1]}`);
+  const src = await loadSource(o.video, o.size, o.frames, cfg.spatialDown, cfg.temporalDown);
+  const { mean } = await vae.encode(src.x, { chunkFrames: o.chunkFrames, tile: o.tile, overlap: o.overlap });
+  await saveLatent(o.out, mean, {
+    source: o.video,
+    frames: src.x.shape[2]!,
+    height: src.x.shape[3]!,
+    width: src.x.shape[4]!,
+    ...(src.fps ? { fps: src.fps } : {}),
+    vae_config: JSON.stringify(cfg),
+  });
+  return { out: o.out, shape: mean.shape, frames: src.x.shape[2]!, note: src.note };
+}
+
 export function registerVaeCommands(program: Command): void {
+  registerTrainVae(program);
+  program
+    .command('decode')
+    .description('decode a latent file (safetensors) to a video, streaming frames to the file as chunks finish')
+    .requiredOption('--model <file>', 'VAE model file (safetensors)')
+    .requiredOption('--latent <file>', 'latent file (safetensors, from tessera encode or saveLatent)')
+    .requiredOption('--out <file>', 'video to write: .gif (animated GIF) or .rgb (raw rgb24 frames)')
+    .option('--fps <n>', 'frame rate (default: the latent file\'s fps, else 12)')
+    .option('--index <i>', 'which video of the batch', '0')
+    .option('--chunk-frames <n>', 'latent frames per chunk (default 2)')
+    .option('--tile <n|auto>', 'spatial tile side in latent pixels, 0 = none', 'auto')
+    .option('--overlap <n>', 'latent pixels shared by neighbouring tiles (default 8)')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseDecodeOptions(raw);
+      const r = await decodeLatentFile(o, (n) => process.stderr.write(`\rdecoded ${n} frames`));
+      process.stderr.write('\n');
+      process.stdout.write(
+        `wrote ${r.out}: ${r.frames} frames of ${r.width}x${r.height} at ${r.fps} fps (${r.chunks} chunks, ${r.seconds.toFixed(1)} s)\n`,
+      );
+    });
+  program
+    .command('encode')
+    .description('encode a video, an image or a folder of images (frames) to a latent file (safetensors)')
+    .requiredOption('--model <file>', 'VAE model file (safetensors)')
+    .requiredOption('--video <path>', 'video file (needs ffmpeg), image, or folder of images taken as frames in name order')
+    .requiredOption('--out <file>', 'latent file to write (safetensors)')
+    .option('--frames <n>', 'frames to encode, 1 + temporalDown k (default: as many as there are, rounded down to that rule)')
+    .option('--size <HxW>', 'resize (cover + center crop) to HxW, multiples of spatialDown (default: the source size rounded down)')
+    .option('--chunk-frames <n>', 'video frames per chunk after the first (default 8)')
+    .option('--tile <n|auto>', 'spatial tile side in latent pixels, 0 = none', 'auto')
+    .option('--overlap <n>', 'latent pixels shared by neighbouring tiles (default 8)')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseEncodeOptions(raw);
+      const r = await encodeVideoFile(o);
+      if (r.note) process.stderr.write(`note: ${r.note}\n`);
+      process.stdout.write(`wrote ${r.out}: latent [${r.shape.join(', ')}] from ${r.frames} frames\n`);
+    });
+}
+
+function registerTrainVae(program: Command): void {
   program
     .command('train-vae')
     .description('train the video VAE (causal 3D-conv) on world videos, Fashion-MNIST or a folder of images and videos')

@@ -3,6 +3,7 @@
 // computes or touches files runs on a worker thread and returns a Promise; calls
 // on one model are serialized (a mutex per model), so JS may fire several.
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,208 @@ class VaeTask : public Napi::AsyncWorker {
   std::string code_, message_;
 };
 
+// ---- streaming decode ---------------------------------------------------------------
+//
+// decodeChunked(z, {chunk, tile, overlap}, onFrames): the worker decodes chunk after chunk
+// and hands each one's frames to onFrames on the JS thread through a ThreadSafeFunction.
+// Flow control: at most kMaxInFlight chunks are handed over and not yet finished (a
+// callback is finished when it returns, or when the promise it returns settles), so a
+// slow consumer (a file writer) holds the worker back instead of letting chunks pile
+// up; the JS thread never waits for the worker. A callback that throws or rejects stops
+// the decode (no further chunks) and the returned promise rejects with that error.
+
+constexpr int kMaxInFlight = 2;
+
+struct FrameFlow {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  bool failed = false;                 // a callback threw or rejected
+  Napi::Reference<Napi::Value> error;  // its error (JS thread only)
+
+  void finish_one() {
+    std::lock_guard<std::mutex> lk(mu);
+    --in_flight;
+    cv.notify_all();
+  }
+  void fail(Napi::Value e) {  // JS thread
+    if (!failed && !e.IsEmpty()) error = Napi::Persistent(e);
+    std::lock_guard<std::mutex> lk(mu);
+    failed = true;
+    cv.notify_all();
+  }
+};
+
+struct FrameChunk {
+  Tensor frames;
+  int64_t first;
+};
+
+struct StreamAborted {};  // thrown by the sink to stop decode_chunked after a failed callback
+
+class DecodeStreamTask : public Napi::AsyncWorker {
+ public:
+  DecodeStreamTask(Napi::Env env, std::shared_ptr<VaeState> state, Tensor z, int64_t chunk,
+                   tessera::models::VaeTiling tiling, Napi::Function on_frames)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)),
+        z_(std::move(z)), chunk_(chunk), tiling_(tiling), flow_(std::make_shared<FrameFlow>()) {
+    if (!on_frames.IsEmpty()) {
+      tsfn_ = Napi::ThreadSafeFunction::New(env, on_frames, "tessera.vae.decodeChunked", 0, 1);
+      streaming_ = true;
+    }
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    ok_ = guarded(
+        [&] {
+          std::lock_guard<std::mutex> lock(state_->mu);
+          Vae& vae = state_->model();
+          if (!streaming_) {
+            whole_ = vae.decode_chunked(z_, chunk_, tiling_);
+            return;
+          }
+          try {
+            vae.decode_chunked(z_, chunk_, tiling_, [&](const Tensor& frames, int64_t first) { deliver(frames, first); });
+          } catch (const StreamAborted&) {
+          }
+        },
+        &code_, &message_);
+    if (streaming_) {
+      // Every handed-over chunk finished (or dropped) before the promise settles.
+      std::unique_lock<std::mutex> lk(flow_->mu);
+      flow_->cv.wait(lk, [&] { return flow_->in_flight == 0; });
+      lk.unlock();
+      tsfn_.Release();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (flow_->failed) {
+      deferred_.Reject(flow_->error.IsEmpty() ? make_error(env, "ERR_TESSERA_CALLBACK", "onFrames failed").Value()
+                                              : flow_->error.Value());
+      return;
+    }
+    if (!ok_) {
+      deferred_.Reject(make_error(env, code_.c_str(), message_).Value());
+      return;
+    }
+    if (!streaming_) {
+      std::string code, message;
+      Napi::Value v;
+      if (!guarded([&] { v = tensor_to_js(env, whole_); }, &code, &message))
+        deferred_.Reject(make_error(env, code.c_str(), message).Value());
+      else
+        deferred_.Resolve(v);
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("frames", double(frames_));
+    o.Set("chunks", double(chunks_));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  // Worker thread: waits for a free slot, then queues the chunk for the JS thread.
+  void deliver(const Tensor& frames, int64_t first) {
+    {
+      std::unique_lock<std::mutex> lk(flow_->mu);
+      flow_->cv.wait(lk, [&] { return flow_->failed || flow_->in_flight < kMaxInFlight; });
+      if (flow_->failed) throw StreamAborted{};
+      ++flow_->in_flight;
+    }
+    auto* chunk = new FrameChunk{frames.contiguous(), first};
+    frames_ += frames.shape()[2];
+    ++chunks_;
+    std::shared_ptr<FrameFlow> flow = flow_;
+    const napi_status st = tsfn_.BlockingCall(chunk, [flow](Napi::Env env, Napi::Function fn, FrameChunk* c) {
+      std::unique_ptr<FrameChunk> own(c);
+      if (env == nullptr || fn.IsEmpty()) {  // the environment is going away
+        {
+          std::lock_guard<std::mutex> lk(flow->mu);
+          flow->failed = true;
+        }
+        flow->finish_one();
+        return;
+      }
+      if (flow->failed) {  // an earlier callback failed: drop the rest
+        flow->finish_one();
+        return;
+      }
+      Napi::Value result;
+      try {
+        result = fn.Call({tensor_to_js(env, own->frames), Napi::Number::New(env, double(own->first))});
+      } catch (const Napi::Error& e) {
+        flow->fail(e.Value());
+        flow->finish_one();
+        return;
+      }
+      // A returned promise (any thenable) finishes the chunk when it settles.
+      if (result.IsObject()) {
+        Napi::Value then = result.As<Napi::Object>().Get("then");
+        if (then.IsFunction()) {
+          auto settled = Napi::Function::New(env, [flow](const Napi::CallbackInfo&) { flow->finish_one(); });
+          auto rejected = Napi::Function::New(env, [flow](const Napi::CallbackInfo& info) {
+            flow->fail(info.Length() > 0 ? info[0] : info.Env().Undefined());
+            flow->finish_one();
+          });
+          try {
+            then.As<Napi::Function>().Call(result, {settled, rejected});
+          } catch (const Napi::Error& e) {
+            flow->fail(e.Value());
+            flow->finish_one();
+          }
+          return;
+        }
+      }
+      flow->finish_one();
+    });
+    if (st != napi_ok) {
+      delete chunk;
+      {
+        std::lock_guard<std::mutex> lk(flow_->mu);
+        flow_->failed = true;
+      }
+      flow_->finish_one();
+      throw StreamAborted{};
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<VaeState> state_;
+  Tensor z_;
+  int64_t chunk_;
+  tessera::models::VaeTiling tiling_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool streaming_ = false;
+  std::shared_ptr<FrameFlow> flow_;
+  Tensor whole_;
+  int64_t frames_ = 0, chunks_ = 0;
+  bool ok_ = false;
+  std::string code_, message_;
+};
+
+// {chunk, tile, overlap} (numbers; checked again by the model, which names the rule).
+void stream_options(const Napi::Value& v, int64_t* chunk, tessera::models::VaeTiling* tiling) {
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), "options must be an object {chunk, tile, overlap}");
+  Napi::Object o = v.As<Napi::Object>();
+  auto field = [&](const char* name, int64_t* out) {
+    Napi::Value f = o.Get(name);
+    if (f.IsUndefined()) return;
+    if (!f.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string("options.") + name + " must be a number");
+    const double d = f.As<Napi::Number>().DoubleValue();
+    if (d != double(int64_t(d)))
+      throw Napi::RangeError::New(v.Env(), std::string("options.") + name + " must be an integer, got " + std::to_string(d));
+    *out = int64_t(d);
+  };
+  field("chunk", chunk);
+  field("tile", &tiling->tile);
+  field("overlap", &tiling->overlap);
+}
+
 double number_field(const Napi::Object& o, const char* name, double fallback) {
   Napi::Value v = o.Get(name);
   if (v.IsUndefined()) return fallback;
@@ -113,6 +316,8 @@ class VaeModel : public Napi::ObjectWrap<VaeModel> {
                        {InstanceMethod("create", &VaeModel::Create), InstanceMethod("load", &VaeModel::Load),
                         InstanceMethod("resume", &VaeModel::Resume), InstanceMethod("step", &VaeModel::Step),
                         InstanceMethod("encode", &VaeModel::Encode), InstanceMethod("decode", &VaeModel::Decode),
+                        InstanceMethod("encodeChunked", &VaeModel::EncodeChunked),
+                        InstanceMethod("decodeChunked", &VaeModel::DecodeChunked),
                         InstanceMethod("saveModel", &VaeModel::SaveModel),
                         InstanceMethod("saveCheckpoint", &VaeModel::SaveCheckpoint),
                         InstanceMethod("setLearningRate", &VaeModel::SetLearningRate),
@@ -203,6 +408,44 @@ class VaeModel : public Napi::ObjectWrap<VaeModel> {
           *out = s.model().decode(tessera::Var(z)).value();
         },
         [=](Napi::Env env) { return tensor_to_js(env, *out); });
+  }
+  // decodeChunked(z, {chunk, tile, overlap}, onFrames | null): with onFrames, each chunk's
+  // frames go to onFrames(frames, firstFrame) and the promise resolves to {frames, chunks};
+  // without, it resolves to the whole video.
+  Napi::Value DecodeChunked(const Napi::CallbackInfo& info) {
+    Tensor z = tensor_from_js(info[0], "latent");
+    int64_t chunk = 2;
+    tessera::models::VaeTiling tiling;
+    stream_options(info[1], &chunk, &tiling);
+    Napi::Function on_frames;
+    if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
+      if (!info[2].IsFunction()) throw Napi::TypeError::New(info.Env(), "onFrames must be a function");
+      on_frames = info[2].As<Napi::Function>();
+    }
+    auto* t = new DecodeStreamTask(info.Env(), state_, std::move(z), chunk, tiling, on_frames);
+    Napi::Promise p = t->promise();
+    t->Queue();
+    return p;
+  }
+  // encodeChunked(x, {chunk, tile, overlap}) -> {mean, logvar}
+  Napi::Value EncodeChunked(const Napi::CallbackInfo& info) {
+    Tensor x = tensor_from_js(info[0], "video");
+    int64_t chunk = 8;
+    tessera::models::VaeTiling tiling;
+    stream_options(info[1], &chunk, &tiling);
+    auto out = std::make_shared<std::pair<Tensor, Tensor>>();
+    return run(
+        info.Env(),
+        [=](VaeState& s) {
+          auto post = s.model().encode_chunked(x, chunk, tiling);
+          *out = {post.mean.value(), post.logvar.value()};
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("mean", tensor_to_js(env, out->first));
+          o.Set("logvar", tensor_to_js(env, out->second));
+          return o;
+        });
   }
   Napi::Value SaveModel(const Napi::CallbackInfo& info) {
     const std::string path = string_arg(info, 0, "path");

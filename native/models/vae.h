@@ -44,6 +44,7 @@
 // so weights move between the two through safetensors.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -99,6 +100,8 @@ struct VaeOutput {
   Var kl;      // []
 };
 
+struct VaeTiling;  // spatial tiles for streaming inference (below)
+
 class Vae {
  public:
   // Parameters initialized as PyTorch's defaults for Conv3d (weight and bias uniform in
@@ -140,9 +143,101 @@ class Vae {
   void check_video(const Shape& x, const char* where = "Vae.encode") const;
   void check_latent(const Shape& z, const char* where = "Vae.decode") const;
 
+  // ---- streaming inference (no gradients; see VaeDecodeStream / VaeEncodeStream) ----
+  // frames [N, in_channels, t, H, W] are output frames first_frame .. first_frame + t - 1.
+  using FrameSink = std::function<void(const Tensor& frames, int64_t first_frame)>;
+  // Decodes z in chunks of `chunk_frames` latent frames (the last may be shorter), each
+  // spatially tiled when tiling.tile > 0. Without tiling the result equals decode(z).
+  // With on_frames, each chunk's frames go to it as soon as they are finished and
+  // nothing is kept: memory is one chunk's activations plus the caches, whatever t is,
+  // and the return value is an undefined Tensor. Without on_frames the whole video is
+  // returned.
+  Tensor decode_chunked(const Tensor& z, int64_t chunk_frames, const VaeTiling& tiling,
+                        const FrameSink& on_frames = {}) const;
+  Tensor decode_chunked(const Tensor& z, int64_t chunk_frames, const FrameSink& on_frames = {}) const;
+  // Encodes x in chunks: 1 + chunk_frames video frames, then chunk_frames at a time (the
+  // last may be shorter). Any split is exact (see VaeEncodeStream); with chunk_frames a
+  // multiple of temporal_down each chunk gives chunk_frames / temporal_down latent frames
+  // (the first one more). Without tiling mean and logvar equal encode(x)'s.
+  VaePosterior encode_chunked(const Tensor& x, int64_t chunk_frames, const VaeTiling& tiling) const;
+  VaePosterior encode_chunked(const Tensor& x, int64_t chunk_frames) const;
+
  private:
+  friend class VaeDecodeStream;
+  friend class VaeEncodeStream;
   struct Impl;
   Vae(const VaeConfig& config, uint64_t seed, bool init);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- streaming inference: temporal chunks with a causal cache, spatial tiles ------------
+//
+// Temporal chunks are exact. Every causal conv of the model, in stream mode, runs on
+// [its cache, this chunk's input] instead of [causal zero padding, the whole input]; the
+// cache starts as the kt - 1 = 2 zero frames of the causal padding and afterwards holds
+// the frames of that padded input which its next output window still needs: the last 2
+// for a stride-1 conv, and for the encoder's stride-2 downsamples what is left after the
+// last whole window (1 frame when the chunk split lines up with the stride, else 2). The
+// decoder's temporal upsample drops its first frame in the first chunk only. GroupNorm
+// and attention are per frame, so every output frame is computed by the same operations
+// as in the whole-video pass: chunked output equals the whole output (docs/VAE.md,
+// "Inference"), and memory holds one chunk's activations plus the caches (2 frames of
+// each causal conv's input), independent of the video's length.
+//
+// Spatial tiles are not exact: GroupNorm statistics, attention and the convs' zero
+// padding at tile borders see the tile, not the frame. Tiles are squares of `tile`
+// latent pixels, per axis the fewest that cover the frame with neighbours sharing at
+// least `overlap` latent pixels, spread evenly from edge to edge; each tile keeps
+// its own causal caches, and overlapping outputs are blended with linear ramps across
+// each shared band (weights normalized to sum to 1). Tiled output is assembled on the CPU.
+struct VaeTiling {
+  int64_t tile = 0;     // tile side in latent pixels (encode: tile * spatial_down video pixels); 0: no tiling
+  int64_t overlap = 4;  // latent pixels shared by neighbouring tiles, 0 <= overlap < tile
+  // Throws InvalidArgument naming the rule and the value.
+  void validate(const char* where) const;
+};
+
+// Decoding latent frames as they come (a sampler producing them chunk by chunk, or
+// decode_chunked). The Vae must outlive the stream. Inference only (no tape).
+class VaeDecodeStream {
+ public:
+  explicit VaeDecodeStream(const Vae& vae, const VaeTiling& tiling = {});
+  ~VaeDecodeStream();
+  VaeDecodeStream(VaeDecodeStream&&) noexcept;
+  VaeDecodeStream& operator=(VaeDecodeStream&&) noexcept;
+  // z [N, L, t, h, w], t >= 1: the next t latent frames (N, h and w as in the first push).
+  // Returns the output frames they finish: 1 + td (t - 1) for the first push, td t after.
+  Tensor push(const Tensor& z);
+  int64_t latent_frames() const;  // pushed so far
+  int64_t frames() const;         // returned so far
+  int64_t tiles() const;          // tiles per frame (1 without tiling)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Encoding video frames as they come (a camera, a file read in pieces, encode_chunked).
+// Any split of the video is exact: latent frame j depends on video frames 0 .. td j only,
+// and each push returns the latent frames it completes, so after F frames in all
+// 1 + floor((F - 1) / td) latent frames have been returned. Splits of 1 + td k frames,
+// then td k at a time, return k (first: k + 1) latent frames per push.
+class VaeEncodeStream {
+ public:
+  explicit VaeEncodeStream(const Vae& vae, const VaeTiling& tiling = {});
+  ~VaeEncodeStream();
+  VaeEncodeStream(VaeEncodeStream&&) noexcept;
+  VaeEncodeStream& operator=(VaeEncodeStream&&) noexcept;
+  // x [N, in_channels, t, H, W], t >= 1, H and W multiples of spatial_down (as in the first
+  // push). Returns the posterior of the completed latent frames; mean and logvar are
+  // undefined Vars when this push completes none.
+  VaePosterior push(const Tensor& x);
+  int64_t frames() const;         // pushed so far
+  int64_t latent_frames() const;  // returned so far
+  int64_t tiles() const;
+
+ private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
