@@ -42,4 +42,7 @@ struct DeviceBuffer {
 
 using Dev = DeviceBuffer<float>;
 
+// The elements of a contiguous f32 CPU tensor.
+inline std::vector<float> host(const tessera::Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.numel()); }
+
 }  // namespace tessera_parity

@@ -26,13 +26,8 @@ namespace cu = tessera::cuda;
 
 namespace {
 
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t v : s) n *= v;
-  return n;
-}
-
-std::vector<float> host(const Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.numel()); }
+using tessera::shape_numel;
+using tessera_parity::host;
 
 struct Diff {
   double max_abs = 0;  // max |gpu - cpu|
@@ -69,12 +64,12 @@ const char* op_name(cu::BinaryOp op) {
 
 void run(cu::BinaryOp op, const Shape& sa, const Shape& sb, uint64_t seed) {
   const char* name = op_name(op);
-  const int64_t na = numel(sa), nb = numel(sb);
+  const int64_t na = shape_numel(sa), nb = shape_numel(sb);
   Tensor A = Tensor::from_f32(randv(na, seed, 1.5f, 0.25f).data(), sa);
   Tensor B = Tensor::from_f32(randv(nb, seed + 1, 1.5f, -0.25f).data(), sb);
   std::vector<Tensor> outs;
   const Shape so = cu::broadcast_shape(sa.data(), int(sa.size()), sb.data(), int(sb.size()));
-  const int64_t no = numel(so);
+  const int64_t no = shape_numel(so);
   Tensor G = Tensor::from_f32(randv(no, seed + 2).data(), so);
   std::vector<Tensor> grads = tessera::run_op_backward(name, {A, B}, {}, {G}, &outs);
   CHECK(outs[0].shape() == so);

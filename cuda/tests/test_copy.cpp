@@ -26,13 +26,8 @@ namespace cu = tessera::cuda;
 
 namespace {
 
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t v : s) n *= v;
-  return n;
-}
-
-std::vector<float> host(const Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.numel()); }
+using tessera::shape_numel;
+using tessera_parity::host;
 
 int64_t not_bitwise(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) return 1 << 30;
@@ -41,7 +36,7 @@ int64_t not_bitwise(const std::vector<float>& a, const std::vector<float>& b) {
   return c;
 }
 
-Tensor rand_tensor(const Shape& s, uint64_t seed) { return Tensor::from_f32(randv(numel(s), seed).data(), s); }
+Tensor rand_tensor(const Shape& s, uint64_t seed) { return Tensor::from_f32(randv(shape_numel(s), seed).data(), s); }
 
 int g_cases = 0;
 int64_t g_bad = 0;
@@ -68,7 +63,7 @@ void run_permute(const Shape& xs, const std::vector<int64_t>& dims, uint64_t see
   std::vector<Tensor> outs;
   auto grads = tessera::run_op_backward("permute", {X}, {{"dims", dims}}, {G}, &outs);
   CHECK(outs[0].shape() == ys);
-  Dev dx(host(X)), dg(host(G)), dy(static_cast<size_t>(numel(ys))), dgx(static_cast<size_t>(numel(xs)));
+  Dev dx(host(X)), dg(host(G)), dy(static_cast<size_t>(shape_numel(ys))), dgx(static_cast<size_t>(shape_numel(xs)));
   cu::permute_forward(dx.p, xs.data(), int(xs.size()), dims.data(), dy.p, 0);
   cu::permute_backward(dg.p, xs.data(), int(xs.size()), dims.data(), dgx.p, 0);
   report("permute", tessera::shape_str(xs) + " dims " + list(dims), ys, not_bitwise(dy.get(), host(outs[0])),
@@ -86,7 +81,7 @@ void run_slice(const Shape& xs, int64_t dim, int64_t start, bool has_end, int64_
   std::vector<Tensor> outs;
   auto grads = tessera::run_op_backward("slice", {X}, params, {G}, &outs);
   CHECK(outs[0].shape() == ys);
-  Dev dx(host(X)), dg(host(G)), dy(static_cast<size_t>(numel(ys))), dgx(static_cast<size_t>(numel(xs)));
+  Dev dx(host(X)), dg(host(G)), dy(static_cast<size_t>(shape_numel(ys))), dgx(static_cast<size_t>(shape_numel(xs)));
   cu::slice_forward(dx.p, xs.data(), int(xs.size()), dim, start, e, step, dy.p, 0);
   cu::slice_backward(dg.p, xs.data(), int(xs.size()), dim, start, e, step, dgx.p, 0);
   report("slice", tessera::shape_str(xs) + " dim " + std::to_string(dim) + " [" + std::to_string(start) + ":" +
@@ -101,7 +96,7 @@ void run_pad(const Shape& xs, const std::vector<int64_t>& pads, float value, uin
   std::vector<Tensor> outs;
   auto grads = tessera::run_op_backward("pad", {X}, {{"pads", pads}, {"value", double(value)}}, {G}, &outs);
   CHECK(outs[0].shape() == ys);
-  Dev dx(host(X)), dg(host(G)), dy(static_cast<size_t>(numel(ys))), dgx(static_cast<size_t>(numel(xs)));
+  Dev dx(host(X)), dg(host(G)), dy(static_cast<size_t>(shape_numel(ys))), dgx(static_cast<size_t>(shape_numel(xs)));
   cu::pad_forward(dx.p, xs.data(), int(xs.size()), pads.data(), int(pads.size()), value, dy.p, 0);
   cu::pad_backward(dg.p, xs.data(), int(xs.size()), pads.data(), int(pads.size()), dgx.p, 0);
   report("pad", tessera::shape_str(xs) + " pads " + list(pads) + " value " + std::to_string(value), ys,
@@ -121,7 +116,7 @@ void run_concat(Shape shape, const std::vector<int64_t>& sizes, int64_t dim, uin
     s[size_t(d)] = sizes[k];
     xs.push_back(rand_tensor(s, seed + k));
     dxs.emplace_back(new Dev(host(xs.back())));
-    dgxs.emplace_back(new Dev(static_cast<size_t>(numel(s))));
+    dgxs.emplace_back(new Dev(static_cast<size_t>(shape_numel(s))));
     xp.push_back(dxs.back()->p);
     gp.push_back(k == 1 ? nullptr : dgxs.back()->p);  // input 1's gradient not wanted
   }
@@ -132,7 +127,7 @@ void run_concat(Shape shape, const std::vector<int64_t>& sizes, int64_t dim, uin
   std::vector<Tensor> outs;
   auto grads = tessera::run_op_backward("concat", xs, {{"dim", double(dim)}}, {G}, &outs);
   CHECK(outs[0].shape() == ys);
-  Dev dg(host(G)), dy(static_cast<size_t>(numel(ys)));
+  Dev dg(host(G)), dy(static_cast<size_t>(shape_numel(ys)));
   cu::concat_forward(xp.data(), int(sizes.size()), shape.data(), nd, sizes.data(), dim, dy.p, 0);
   cu::concat_backward(dg.p, int(sizes.size()), shape.data(), nd, sizes.data(), dim, gp.data(), 0);
   int64_t bb = 0;

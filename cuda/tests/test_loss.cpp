@@ -25,13 +25,8 @@ namespace cu = tessera::cuda;
 
 namespace {
 
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t v : s) n *= v;
-  return n;
-}
-
-std::vector<float> host(const Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.numel()); }
+using tessera::shape_numel;
+using tessera_parity::host;
 
 bool same_bits(float a, float b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
@@ -58,7 +53,7 @@ bool cpu_has_fma() { return tessera::cpu_isa() != tessera::Isa::Generic; }
 
 void run(bool square, const Shape& shape, uint64_t seed, bool with_equal, bool with_nan, float gscale) {
   const char* name = square ? "mse_loss" : "l1_loss";
-  const int64_t n = numel(shape);
+  const int64_t n = shape_numel(shape);
   std::vector<float> x = randv(n, seed, 2.0f, 0.5f), t = randv(n, seed + 1);
   if (with_equal)
     for (int64_t i = 0; i < n; i += 5) t[size_t(i)] = x[size_t(i)];  // d = 0: l1 gradient 0 * c

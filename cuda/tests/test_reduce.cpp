@@ -25,13 +25,8 @@ namespace cu = tessera::cuda;
 
 namespace {
 
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t v : s) n *= v;
-  return n;
-}
-
-std::vector<float> host(const Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.numel()); }
+using tessera::shape_numel;
+using tessera_parity::host;
 
 // entries whose bits differ (NaN matches NaN); *max_abs = max |a - b|
 int64_t not_bitwise(const std::vector<float>& a, const std::vector<float>& b, double* max_abs) {
@@ -53,19 +48,19 @@ int g_cases = 0;
 
 void run1(bool mean, const Shape& shape, const std::vector<int64_t>& dims, bool keepdim, uint64_t seed) {
   const char* name = mean ? "mean" : "sum";
-  const int64_t n = numel(shape);
+  const int64_t n = shape_numel(shape);
   Tensor X = Tensor::from_f32(randv(n, seed, 2.0f, 0.3f).data(), shape);
   tessera::OpParams params{{"keepdim", keepdim}};
   if (!dims.empty()) params.set("dims", dims);
   const Shape out_shape =
       cu::reduce_output_shape(shape.data(), int(shape.size()), dims.data(), int(dims.size()), keepdim);
-  Tensor G = Tensor::from_f32(randv(numel(out_shape), seed + 1).data(), out_shape);
+  Tensor G = Tensor::from_f32(randv(shape_numel(out_shape), seed + 1).data(), out_shape);
   std::vector<Tensor> outs;
   std::vector<Tensor> grads = tessera::run_op_backward(name, {X}, params, {G}, &outs);
   CHECK(outs[0].shape() == out_shape);
 
   const int64_t wsn = cu::reduce_workspace_floats(shape.data(), int(shape.size()), dims.data(), int(dims.size()));
-  Dev dx(host(X)), dg(host(G)), dout(static_cast<size_t>(numel(out_shape))), dgx(static_cast<size_t>(n));
+  Dev dx(host(X)), dg(host(G)), dout(static_cast<size_t>(shape_numel(out_shape))), dgx(static_cast<size_t>(n));
   Dev ws(static_cast<size_t>(wsn));
   if (mean) {
     cu::mean_forward(dx.p, shape.data(), int(shape.size()), dims.data(), int(dims.size()), dout.p, ws.p, 0);
