@@ -416,6 +416,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
 namespace {
 
 constexpr double kLogvarMin = -30.0, kLogvarMax = 20.0;
+constexpr double kLogvarInit = -6.0;  // initial logvar bias (see the Vae constructor)
 
 // ---- op helpers -------------------------------------------------------------------
 
@@ -848,6 +849,13 @@ Vae::Vae(const VaeConfig& config, uint64_t seed, bool init) : impl_(std::make_un
   m.enc_mid = b.mid("encoder.mid", cin, c.mid_attention);
   m.enc_norm_out = b.norm("encoder.norm_out", cin);
   m.enc_conv_out = b.conv("encoder.conv_out", cin, 2 * c.latent_channels, 3);
+  // The logvar half of the moments starts at kLogvarInit (std 0.05) instead of ~0: with
+  // the default init the mean is ~0.2 in size, so unit posterior noise would drown it and
+  // the encoder would spend its first thousands of steps growing past the noise.
+  if (init) {
+    float* bias = m.enc_conv_out.b.value().f32();
+    for (int64_t i = c.latent_channels; i < 2 * c.latent_channels; ++i) bias[i] = float(kLogvarInit);
+  }
   // Decoder.
   const int64_t top = c.channels(L - 1);
   m.dec_conv_in = b.conv("decoder.conv_in", c.latent_channels, top, 3);

@@ -122,7 +122,8 @@ VaeStepStats VaeTrainer::step(const Tensor& x_in) {
   Var mse = apply1("mse_loss", {out.recon, x});
   Var loss = apply1("scale", {l1}, {{"alpha", train_.l1_weight}});
   loss = apply1("add", {loss, apply1("scale", {mse}, {{"alpha", train_.mse_weight}})});
-  loss = apply1("add", {loss, apply1("scale", {out.kl}, {{"alpha", train_.kl_weight}})});
+  const double values_per_clip = double(x_in.numel() / x_in.shape()[0]);
+  loss = apply1("add", {loss, apply1("scale", {out.kl}, {{"alpha", train_.kl_weight / values_per_clip}})});
   VaeStepStats st;
   st.loss = scalar(loss);
   st.l1 = scalar(l1);

@@ -1,8 +1,12 @@
 // Training the VAE (docs/VAE.md, "Training"): one optimizer step per batch of
 // clips, and checkpoints that hold everything needed to resume.
 //
-//   loss = l1_weight * mean|recon - x| + mse_weight * mean (recon - x)^2 + kl_weight * KL
+//   loss = l1_weight * mean|recon - x| + mse_weight * mean (recon - x)^2 + kl_weight * KL / (C T H W)
 //
+// KL is the posterior's (summed over latent elements, averaged over the batch); it is
+// divided by the values per clip so that, like the per-element reconstruction means, the
+// term does not change with clip size, and kl_weight means what it means for a
+// reconstruction loss summed over pixels (LDM's 1e-6).
 // with recon decoded from z = mean + sigma * eps (eps: Philox randn keyed by the
 // training seed and the step, so a resumed run draws the same noise as an
 // uninterrupted one), AdamW with global-norm gradient clipping.
