@@ -11,11 +11,11 @@ import { listMedia, loadImage, loadVideo, mediaKind, probeImage, probeVideo } fr
 import { loadLatent, saveLatent } from '../latent.js';
 import type { NdArray } from '../ops.js';
 import { framesToRgb, videoWriter, type VideoWriter } from '../video-writer.js';
-import { trainVae } from '../vae-train.js';
+import { trainVae, type TrainVaeOptions } from '../vae-train.js';
 import { SMALL_VAE_CONFIG, Vae, type VaeConfig, type VaeTileOption } from '../vae.js';
 
 export interface TrainVaeCliOptions {
-  data: string;
+  data: TrainVaeOptions['data'];
   steps: number;
   out: string;
   checkpoint?: string;
@@ -25,6 +25,7 @@ export interface TrainVaeCliOptions {
   batchSize: number;
   frames: number;
   sizes: [number, number][];
+  crop?: [number, number];
   lr: number;
   klWeight: number;
   seed: number;
@@ -46,20 +47,57 @@ function positiveNumber(name: string, raw: unknown): number {
   return v;
 }
 
+function parseSizes(name: string, text: string, sep: string): [number, number][] {
+  return text.split(sep).map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s.trim());
+    if (!m) throw new RangeError(`${name} entries must be HxW (e.g. 64x64), got ${s}`);
+    return [Number(m[1]), Number(m[2])] as [number, number];
+  });
+}
+
+function parseCrop(text: string): [number, number] {
+  const m = /^(\d+)x(\d+)$/.exec(text.trim());
+  if (!m) throw new RangeError(`--crop must be one HxW window (e.g. 32x32), got ${text}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/**
+ * --data: comma-separated sources, each `source[:weight][@HxW+HxW...]` — e.g.
+ * `world:3,fashion-mnist@32x32` draws 3 world batches per Fashion-MNIST one, the
+ * Fashion-MNIST ones at 32x32 (the others at --sizes).
+ */
+export function parseDataOption(text: string): TrainVaeOptions['data'] {
+  const items = text.split(',').map((item) => {
+    let rest = item.trim();
+    let sizes: [number, number][] | undefined;
+    const at = rest.lastIndexOf('@');
+    if (at >= 0 && /^\d+x\d+(\+\d+x\d+)*$/.test(rest.slice(at + 1))) {
+      sizes = parseSizes(`--data sizes (${item.trim()})`, rest.slice(at + 1), '+');
+      rest = rest.slice(0, at);
+    }
+    let weight: number | undefined;
+    const w = /:(\d+(?:\.\d+)?)$/.exec(rest);
+    if (w) {
+      weight = Number(w[1]);
+      if (!(weight > 0)) throw new RangeError(`--data weights must be numbers > 0, got ${w[1]} in ${item.trim()}`);
+      rest = rest.slice(0, w.index);
+    }
+    if (rest === '') throw new RangeError(`--data entries must be source[:weight][@HxW+...], got '${item.trim()}'`);
+    return { source: rest, ...(weight !== undefined ? { weight } : {}), ...(sizes ? { sizes } : {}) };
+  });
+  if (items.length === 1 && items[0]!.weight === undefined && !items[0]!.sizes) return items[0]!.source;
+  return items;
+}
+
 /** Validates raw option values; errors name the option, the rule and the value. */
 export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliOptions {
-  const data = raw.data;
-  if (typeof data !== 'string' || data.trim() === '')
-    throw new RangeError(`--data must be world, fashion-mnist or a folder path, got ${String(data)}`);
+  const rawData = raw.data;
+  if (typeof rawData !== 'string' || rawData.trim() === '')
+    throw new RangeError(`--data must be world, fashion-mnist or a folder path, got ${String(rawData)}`);
+  const data = parseDataOption(rawData);
   const out = raw.out;
   if (typeof out !== 'string' || out.trim() === '') throw new RangeError(`--out must be a file path, got ${String(out)}`);
-  const sizes = String(raw.sizes ?? '64x64,48x80,80x48,32x32')
-    .split(',')
-    .map((s) => {
-      const m = /^(\d+)x(\d+)$/.exec(s.trim());
-      if (!m) throw new RangeError(`--sizes entries must be HxW (e.g. 64x64), got ${s}`);
-      return [Number(m[1]), Number(m[2])] as [number, number];
-    });
+  const sizes = parseSizes('--sizes', String(raw.sizes ?? '64x64,48x80,80x48,32x32'), ',');
   let config: VaeConfig;
   const c = String(raw.config ?? 'small');
   if (c === 'small') config = { ...SMALL_VAE_CONFIG };
@@ -82,6 +120,7 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
     batchSize: int('--batch-size', raw.batchSize ?? 4, 'an integer between 1 and 1024', (x) => x >= 1 && x <= 1024),
     frames: int('--frames', raw.frames ?? 9, 'an integer 1 + 4k (1, 5, 9, 13, 17, ...)', (x) => x >= 1 && (x - 1) % 4 === 0),
     sizes,
+    crop: raw.crop === undefined ? undefined : parseCrop(String(raw.crop)),
     lr: positiveNumber('--lr', raw.lr ?? 2e-4),
     klWeight: positiveNumber('--kl-weight', raw.klWeight ?? 1e-6),
     seed: int('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
@@ -325,7 +364,7 @@ function registerTrainVae(program: Command): void {
   program
     .command('train-vae')
     .description('train the video VAE (causal 3D-conv) on world videos, Fashion-MNIST or a folder of images and videos')
-    .requiredOption('--data <source>', 'world, fashion-mnist, a folder of images/videos, or a comma-separated mix')
+    .requiredOption('--data <source>', 'world, fashion-mnist, a folder of images/videos, or a comma-separated mix, each source[:weight][@HxW+HxW]')
     .requiredOption('--steps <n>', 'optimizer steps')
     .requiredOption('--out <file>', 'model file to write (safetensors)')
     .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
@@ -335,6 +374,7 @@ function registerTrainVae(program: Command): void {
     .option('--batch-size <n>', 'clips per batch', '4')
     .option('--frames <n>', 'frames per video clip (1 + 4k)', '9')
     .option('--sizes <HxW,...>', 'clip sizes to draw from (multiples of 8)', '64x64,48x80,80x48,32x32')
+    .option('--crop <HxW>', 'train on a random HxW window of each clip (drawn at its size)')
     .option('--lr <x>', 'AdamW learning rate', '2e-4')
     .option('--kl-weight <x>', 'weight of the KL term', '1e-6')
     .option('--seed <n>', 'seed for initialization, data and noise', '0')
@@ -351,8 +391,7 @@ function registerTrainVae(program: Command): void {
       });
       let started = false;
       const result = await trainVae({
-        // "world,fashion-mnist": an equal mix, one source per batch
-        data: o.data.includes(',') ? o.data.split(',').map((d) => d.trim()) : o.data,
+        data: o.data,
         steps: o.steps,
         out: o.out,
         checkpoint: o.checkpoint,
@@ -360,7 +399,7 @@ function registerTrainVae(program: Command): void {
         resume: o.resume,
         config: o.config,
         train: { lr: o.lr, klWeight: o.klWeight },
-        sampler: { batchSize: o.batchSize, frames: o.frames, sizes: o.sizes },
+        sampler: { batchSize: o.batchSize, frames: o.frames, sizes: o.sizes, ...(o.crop ? { crop: o.crop } : {}) },
         seed: o.seed,
         maxSeconds: o.maxMinutes === undefined ? undefined : o.maxMinutes * 60,
         warmupSteps: o.warmup,

@@ -16,6 +16,8 @@ export interface WeightedSource {
   source: SourceName;
   /** Relative share of batches (default 1). */
   weight?: number;
+  /** [H, W] sizes for this source's batches (default: the sampler's `sizes`). */
+  sizes?: [number, number][];
 }
 
 export interface ClipSamplerOptions extends FfmpegOptions {
@@ -25,6 +27,12 @@ export interface ClipSamplerOptions extends FfmpegOptions {
   frames?: number;
   /** [H, W] sizes to draw from (multiples of 8; world: 16..512). Default [[64, 64], [48, 80], [80, 48], [32, 32]]. */
   sizes?: [number, number][];
+  /**
+   * [h, w] window (multiples of 8) cut at a random place from each clip after it is drawn at
+   * its size: content keeps the scale of the full size at the cost of a small clip (default: no crop).
+   * Sizes smaller than the window are an error.
+   */
+  crop?: [number, number];
   /** Clips per batch (default 8). */
   batchSize?: number;
   /** Share of image batches (T = 1) from video sources, 0..1 (default 0.2). */
@@ -53,7 +61,7 @@ export interface ClipBatch {
   index: number;
   /** [B, 3, T, H, W] float32 in [-1, 1]. */
   x: NdArray;
-  /** [H, W] of every clip in the batch. */
+  /** [H, W] of every clip in the batch (the crop window when there is one). */
   size: [number, number];
   /** T of every clip in the batch (1 = images). */
   frames: number;
@@ -65,9 +73,10 @@ export interface ClipBatch {
 
 /** The options after defaults, as the sampler uses them. */
 export interface ResolvedClipSamplerOptions {
-  sources: { source: string; kind: 'world' | 'fashion-mnist' | 'folder'; weight: number }[];
+  sources: { source: string; kind: 'world' | 'fashion-mnist' | 'folder'; weight: number; sizes?: [number, number][] }[];
   frames: number;
   sizes: [number, number][];
+  crop?: [number, number];
   batchSize: number;
   imageFraction: number;
   seed: number;
@@ -95,7 +104,7 @@ const MAX_FOLDER_SIDE = 4096;
 const VIDEO_TRIES = 64;
 
 const KNOWN = new Set([
-  'source', 'frames', 'sizes', 'batchSize', 'imageFraction', 'seed', 'count', 'fps', 'split', 'root',
+  'source', 'frames', 'sizes', 'crop', 'batchSize', 'imageFraction', 'seed', 'count', 'fps', 'split', 'root',
   'fit', 'recursive', 'concurrency', 'prefetch', 'ffmpeg', 'ffprobe',
 ]);
 
@@ -103,6 +112,23 @@ function checkOptions(o: ClipSamplerOptions): ResolvedClipSamplerOptions {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw invalidParameter('options', 'an object with a source', o);
   for (const k of Object.keys(o))
     if (!KNOWN.has(k)) throw invalidParameter(`options.${k}`, `a known option (${[...KNOWN].join(', ')})`, (o as unknown as Record<string, unknown>)[k]);
+
+  // sizes: [H, W] pairs, multiples of 8
+  const checkSizes = (sizes: unknown, name: string, world: boolean): [number, number][] => {
+    if (!Array.isArray(sizes) || sizes.length === 0) throw invalidParameter(name, 'a non-empty array of [H, W] pairs', sizes);
+    const lo = world ? MIN_SIDE : 8, hi = world ? MAX_SIDE : MAX_FOLDER_SIDE;
+    const sideRule = `a multiple of 8 between ${lo} and ${hi}${world ? ' (world source)' : ''}`;
+    return sizes.map((s, i) => checkPair(s, `${name}[${i}]`, lo, hi, sideRule));
+  };
+  const checkPair = (s: unknown, name: string, lo: number, hi: number, sideRule: string): [number, number] => {
+    if (!Array.isArray(s) || s.length !== 2) throw invalidParameter(name, 'an [H, W] pair of integers', s);
+    return s.map((v, j) => {
+      const side = `${name}[${j}] (${j === 0 ? 'H' : 'W'})`;
+      if (!isInteger(v)) throw invalidParameter(side, sideRule, v);
+      if (v < lo || v > hi || v % 8 !== 0) throw invalidRange(side, sideRule, v);
+      return v;
+    }) as [number, number];
+  };
 
   // sources
   if (o.source === undefined) throw invalidParameter('source', "'world', 'fashion-mnist', a folder path or an array of them", undefined);
@@ -117,7 +143,8 @@ function checkOptions(o: ClipSamplerOptions): ResolvedClipSamplerOptions {
     const srcName = obj ? `${name}.source` : name;
     if (typeof src !== 'string' || src === '')
       throw invalidParameter(srcName, "'world', 'fashion-mnist' or a folder path", src);
-    if (src === 'world' || src === 'fashion-mnist') return { source: src, kind: src as 'world' | 'fashion-mnist', weight };
+    const own = obj && obj.sizes !== undefined ? { sizes: checkSizes(obj.sizes, `${name}.sizes`, src === 'world') } : {};
+    if (src === 'world' || src === 'fashion-mnist') return { source: src, kind: src as 'world' | 'fashion-mnist', weight, ...own };
     let isDir = false;
     try {
       isDir = statSync(src).isDirectory();
@@ -125,7 +152,7 @@ function checkOptions(o: ClipSamplerOptions): ResolvedClipSamplerOptions {
       throw invalidParameter(srcName, `'world', 'fashion-mnist' or an existing folder (nothing at ${resolve(src)})`, src);
     }
     if (!isDir) throw invalidParameter(srcName, `'world', 'fashion-mnist' or a folder (${resolve(src)} is a file)`, src);
-    return { source: src, kind: 'folder', weight };
+    return { source: src, kind: 'folder', weight, ...own };
   });
   const hasWorld = sources.some((s) => s.kind === 'world');
 
@@ -135,20 +162,17 @@ function checkOptions(o: ClipSamplerOptions): ResolvedClipSamplerOptions {
   if (frames < 1 || (frames - 1) % 4 !== 0) throw invalidRange('frames', '1 + 4k (1, 5, 9, 13, 17, ...)', frames);
   if (hasWorld && frames > MAX_FRAMES) throw invalidRange('frames', `1 + 4k up to ${MAX_FRAMES - 3} (world source)`, frames);
 
-  // sizes: [H, W] pairs, multiples of 8
-  const sizes = o.sizes ?? DEFAULT_CLIP_SIZES;
-  if (!Array.isArray(sizes) || sizes.length === 0) throw invalidParameter('sizes', 'a non-empty array of [H, W] pairs', sizes);
-  const lo = hasWorld ? MIN_SIDE : 8, hi = hasWorld ? MAX_SIDE : MAX_FOLDER_SIDE;
-  const sideRule = `a multiple of 8 between ${lo} and ${hi}${hasWorld ? ' (world source)' : ''}`;
-  const checked = sizes.map((s, i) => {
-    if (!Array.isArray(s) || s.length !== 2) throw invalidParameter(`sizes[${i}]`, 'an [H, W] pair of integers', s);
-    return s.map((v, j) => {
-      const name = `sizes[${i}][${j}] (${j === 0 ? 'H' : 'W'})`;
-      if (!isInteger(v)) throw invalidParameter(name, sideRule, v);
-      if (v < lo || v > hi || v % 8 !== 0) throw invalidRange(name, sideRule, v);
-      return v;
-    }) as [number, number];
-  });
+  // the shared sizes are checked against the world's limits when a world source uses them
+  const checked = checkSizes(o.sizes ?? DEFAULT_CLIP_SIZES, 'sizes', sources.some((s) => s.kind === 'world' && !s.sizes));
+
+  let crop: [number, number] | undefined;
+  if (o.crop !== undefined) {
+    crop = checkPair(o.crop, 'crop', 8, MAX_FOLDER_SIDE, `a multiple of 8 between 8 and ${MAX_FOLDER_SIDE}`);
+    for (const s of sources)
+      for (const [i, [h, w]] of (s.sizes ?? checked).entries())
+        if (h < crop[0] || w < crop[1])
+          throw invalidRange(s.sizes ? `${s.source} sizes[${i}]` : `sizes[${i}]`, `at least the crop ${crop[0]}x${crop[1]}`, [h, w]);
+  }
 
   const fps = o.fps ?? DEFAULT_FPS;
   if (!Array.isArray(fps) || fps.length === 0) throw invalidParameter('fps', 'a non-empty array of frame rates', fps);
@@ -165,6 +189,7 @@ function checkOptions(o: ClipSamplerOptions): ResolvedClipSamplerOptions {
     sources,
     frames,
     sizes: checked,
+    ...(crop ? { crop } : {}),
     batchSize: checkInteger('batchSize', o.batchSize ?? 8, 1, 4096),
     imageFraction: checkNumber('imageFraction', o.imageFraction ?? 0.2, 0, 1),
     seed: checkInteger('seed', o.seed ?? 0, 0, 0xffffffff),
@@ -269,7 +294,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number
 }
 
 /**
- * A sampler of training batches. Each batch: one source (by weight), one size from `sizes`, one T
+ * A sampler of training batches. Each batch: one source (by weight), one size from its `sizes` (or `sizes`), one T
  * (`frames`, or 1 with probability imageFraction for video sources, always 1 for image sources),
  * batchSize clips [3, T, H, W] stacked into x [B, 3, T, H, W] in [-1, 1]. Options are checked here,
  * before anything runs (TypeError / RangeError naming the option, the value and the rule).
@@ -288,12 +313,13 @@ export function clipSampler(options: ClipSamplerOptions): ClipSampler {
     const bseed = mixSeed(opts.seed, index);
     const rng = new Rng(bseed);
     const k = rng.weighted(indices, weights);
-    const [H, W] = rng.pick(opts.sizes);
+    const [H, W] = rng.pick(opts.sources[k]!.sizes ?? opts.sizes);
     const asImage = rng.bool(opts.imageFraction);
     const src = impls[k];
     const T = opts.frames > 1 && !asImage && (await src.hasVideo()) ? opts.frames : 1;
     const B = opts.batchSize;
-    const per = 3 * T * H * W;
+    const [h, w] = opts.crop ?? [H, W];
+    const per = 3 * T * h * w;
     const data = new Float32Array(B * per);
     const seeds = Array.from({ length: B }, (_, j) => mixSeed(bseed, j + 1));
     const meta = await mapLimit(seeds, src.parallel ? opts.concurrency : 1, async (seed, j) => {
@@ -301,10 +327,20 @@ export function clipSampler(options: ClipSamplerOptions): ClipSampler {
       const s = clip.x.shape;
       if (s[0] !== 3 || s[1] !== T || s[2] !== H || s[3] !== W)
         throw new Error(`clipSampler: source ${names[k]} gave a clip [${s.join(', ')}], expected [3, ${T}, ${H}, ${W}]`);
-      data.set(clip.x.data, j * per);
+      if (h === H && w === W) data.set(clip.x.data, j * per);
+      else {
+        // the window's place comes from the clip's seed, so batch i stays the same
+        const r = new Rng(mixSeed(seed, 0xc7));
+        const y0 = r.int(0, H - h), x0 = r.int(0, W - w);
+        for (let c = 0; c < 3 * T; c++)
+          for (let y = 0; y < h; y++) {
+            const from = (c * H + y0 + y) * W + x0;
+            data.set(clip.x.data.subarray(from, from + w), j * per + (c * h + y) * w);
+          }
+      }
       return clip.meta;
     });
-    return { index, x: { data, shape: [B, 3, T, H, W] }, size: [H, W], frames: T, source: names[k], meta };
+    return { index, x: { data, shape: [B, 3, T, h, w] }, size: [h, w], frames: T, source: names[k], meta };
   }
 
   async function* iterate(): AsyncGenerator<ClipBatch, void, undefined> {

@@ -191,6 +191,46 @@ describe('clipSampler: folders', () => {
     for (const b of batches) expect(b.meta[0].source).toBe(b.source === 'world' ? 'world' : 'folder');
   });
 
+  it('draws each source\'s batches from its own sizes when it has them', async () => {
+    const source = [{ source: 'world', sizes: [[32, 48]] as [number, number][] }, { source: images, sizes: [[16, 24], [24, 16]] as [number, number][] }];
+    const batches = await take({ source, frames: 5, sizes: [[64, 64]], batchSize: 1, seed: 4 }, 12);
+    expect(new Set(batches.map((b) => b.source))).toEqual(new Set(['world', images]));
+    for (const b of batches) {
+      if (b.source === 'world') expect(b.size).toEqual([32, 48]);
+      else expect([[16, 24], [24, 16]]).toContainEqual(b.size);
+      expect(b.x.shape.slice(3)).toEqual(b.size);
+    }
+    // the shared sizes still apply to sources without their own
+    const mixed = await take({ source: ['world', { source: images, sizes: [[16, 16]] }], frames: 5, sizes: [[40, 40]], batchSize: 1, seed: 4 }, 12);
+    for (const b of mixed) expect(b.size).toEqual(b.source === 'world' ? [40, 40] : [16, 16]);
+  });
+
+  it('cuts a random window of each clip when asked for a crop, keeping the content of the full size', async () => {
+    const opts = { source: 'world', frames: 5, sizes: [[48, 64]] as [number, number][], batchSize: 3, seed: 9 };
+    const full = await clipSampler(opts).batch(2);
+    const cut = await clipSampler({ ...opts, crop: [24, 32] }).batch(2);
+    expect(cut.x.shape).toEqual([3, 3, 5, 24, 32]);
+    expect(cut.size).toEqual([24, 32]);
+    const offsets = new Set<string>();
+    for (let j = 0; j < 3; j++) {
+      // the window is the full clip's [y0, y0 + 24) x [x0, x0 + 32) for exactly one (y0, x0)
+      const at = (a: Float32Array, H: number, W: number, c: number, y: number, x: number) => a[((j * 15 + c) * H + y) * W + x];
+      const hits: string[] = [];
+      for (let y0 = 0; y0 <= 24; y0++)
+        for (let x0 = 0; x0 <= 32; x0++) {
+          let same = true;
+          for (let c = 0; c < 15 && same; c++)
+            for (let y = 0; y < 24 && same; y++)
+              for (let x = 0; x < 32 && same; x++) same = at(cut.x.data, 24, 32, c, y, x) === at(full.x.data, 48, 64, c, y0 + y, x0 + x);
+          if (same) hits.push(`${y0},${x0}`);
+        }
+      expect(hits.length).toBeGreaterThanOrEqual(1);
+      offsets.add(hits[0]!);
+    }
+    expect(offsets.size).toBeGreaterThan(1); // each clip has its own window
+    await expect(clipSampler({ ...opts, crop: [24, 32] }).batch(2)).resolves.toEqual(cut); // deterministic
+  });
+
   it('reports an empty folder', async () => {
     await expect(clipSampler({ source: path.join(tmp, 'empty') }).batch(0)).rejects.toMatchObject({ code: 'ERR_TESSERA_NO_DATA' });
   });
@@ -227,6 +267,12 @@ describe('clipSampler: option validation', () => {
     bad({ source: [] }, 'Expected a non-empty array of sources for source but received [] of type array');
     bad({ source: ['world', { source: images, weight: 0 }] }, 'Expected a finite number > 0 for source[1].weight but received 0');
     bad({ source: ['world', { source: 'wrld' }] }, "Expected 'world', 'fashion-mnist' or an existing folder");
+    bad({ source: [{ source: 'world', sizes: [[8, 8]] }] }, 'Expected a multiple of 8 between 16 and 512 (world source) for source[0].sizes[0][0] (H) but received 8');
+    bad({ source: 'world', sizes: [[64, 64], [32, 48]], crop: [40, 40] }, 'Expected at least the crop 40x40 for sizes[1] but received [32, 48]');
+    bad({ source: 'world', crop: [20, 20] }, 'Expected a multiple of 8 between 8 and 4096 for crop[0] (H) but received 20');
+    bad({ source: [{ source: images, sizes: [] }] }, 'Expected a non-empty array of [H, W] pairs for source[0].sizes but received []');
+    // a world source with its own sizes leaves the shared ones to the folder's limits
+    expect(() => clipSampler({ source: [{ source: 'world', sizes: [[32, 32]] }, images], sizes: [[8, 8]] })).not.toThrow();
     expect(() => clipSampler({ source: './wrld' })).toThrow(/for source but received '.\/wrld'/);
   });
 

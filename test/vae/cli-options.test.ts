@@ -1,0 +1,36 @@
+// tessera train-vae's --data syntax: source[:weight][@HxW+HxW], comma-separated.
+import { describe, expect, it } from 'vitest';
+import { parseDataOption, parseTrainVaeOptions } from '../../lib/cli/vae.js';
+
+describe('train-vae --data', () => {
+  it('keeps a single plain source as a string, a plain list as equal weights', () => {
+    expect(parseDataOption('world')).toBe('world');
+    expect(parseDataOption('/data/my clips')).toBe('/data/my clips');
+    expect(parseDataOption('world, fashion-mnist')).toEqual([{ source: 'world' }, { source: 'fashion-mnist' }]);
+  });
+
+  it('reads weights and per-source sizes', () => {
+    expect(parseDataOption('world:3,fashion-mnist@32x32')).toEqual([
+      { source: 'world', weight: 3 },
+      { source: 'fashion-mnist', sizes: [[32, 32]] },
+    ]);
+    expect(parseDataOption('./clips:0.5@64x48+48x64')).toEqual([{ source: './clips', weight: 0.5, sizes: [[64, 48], [48, 64]] }]);
+    // an @ or : that is not a size list or a weight is part of the path
+    expect(parseDataOption('./a@b:c')).toBe('./a@b:c');
+  });
+
+  it('names the rule and the value of a bad entry', () => {
+    expect(() => parseDataOption('world:0')).toThrow('--data weights must be numbers > 0, got 0 in world:0');
+    expect(() => parseDataOption('world,:2')).toThrow("--data entries must be source[:weight][@HxW+...], got ':2'");
+    expect(() => parseTrainVaeOptions({ data: '', out: 'x', steps: '1' })).toThrow('--data must be world, fashion-mnist or a folder path, got ');
+  });
+});
+
+describe('train-vae --crop', () => {
+  it('is one HxW window', () => {
+    const base = { data: 'world', out: 'x', steps: '1' };
+    expect(parseTrainVaeOptions({ ...base, crop: '32x48' }).crop).toEqual([32, 48]);
+    expect(parseTrainVaeOptions(base).crop).toBeUndefined();
+    expect(() => parseTrainVaeOptions({ ...base, crop: '32x32,16x16' })).toThrow('--crop must be one HxW window (e.g. 32x32), got 32x32,16x16');
+  });
+});
