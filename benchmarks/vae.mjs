@@ -1,6 +1,7 @@
 // VAE reconstruction benchmark: one line per dataset with PSNR, SSIM and encode /
 // decode throughput, for a trained model file.
 //   npm run bench:vae -- [--model models/vae-small.safetensors] [--world 16] [--fashion 512] [--threads N]
+// (--world 0 or --fashion 0 skips that dataset)
 // world: held-out world videos 64x64x17 (seeds 1,000,000+, never drawn in training,
 //        which draws batch seeds from the training seed); fashion-mnist: the test split
 //        padded to 32x32 (one-frame videos).
@@ -60,9 +61,9 @@ for (let i = 0; i < nWorld; i++) {
   const b = await T.data.clipSampler({ source: 'world', frames: 17, sizes: [[64, 64]], batchSize: 1, imageFraction: 0, seed: 1_000_000 + i }).batch(0);
   worldClips.push(T.ndarray(b.x.data, b.x.shape.slice(1)));
 }
-await measure('world 64x64x17', worldClips, 2);
+if (nWorld > 0) await measure('world 64x64x17', worldClips, 2);
 
 const fm = await T.data.loadFashionMnist({ split: 'test' });
 const fashion = [];
 for (let i = 0; i < Math.min(nFashion, fm.count); i++) fashion.push(T.data.fashionMnistClip(fm, i).x);
-await measure('fashion-mnist 32x32', fashion, 64);
+if (fashion.length > 0) await measure('fashion-mnist 32x32', fashion, 64);

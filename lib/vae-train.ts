@@ -4,8 +4,8 @@
 // from its checkpoint continues with the same batches and the same noise.
 import { existsSync } from 'node:fs';
 import { clipSampler, type ClipSamplerOptions } from './data/index.js';
-import { checkInteger, invalidParameter } from './validate.js';
-import { VaeTrainer, type VaeConfig, type VaeStepStats, type VaeTrainOptions } from './vae.js';
+import { checkInteger, checkOneOf, invalidParameter } from './validate.js';
+import { VAE_FILE_DTYPES, VaeTrainer, type VaeConfig, type VaeFileDtype, type VaeStepStats, type VaeTrainOptions } from './vae.js';
 
 export interface TrainVaeOptions {
   /** Training data: 'world', 'fashion-mnist', a folder of images and videos, or a weighted mix. */
@@ -13,6 +13,8 @@ export interface TrainVaeOptions {
   steps: number;
   /** Model file written at the end (safetensors). */
   out: string;
+  /** Number format of the model file's weights (default 'f32'; the checkpoint is always f32). */
+  outDtype?: VaeFileDtype;
   /** Checkpoint file (default `${out}.ckpt`); resumed from when it exists and `resume` is true. */
   checkpoint?: string;
   checkpointEvery?: number;
@@ -52,6 +54,7 @@ export async function trainVae(options: TrainVaeOptions): Promise<TrainVaeResult
   const checkpoint = options.checkpoint ?? `${options.out}.ckpt`;
   const every = checkInteger('checkpointEvery', options.checkpointEvery ?? 100, 1);
   const seed = checkInteger('seed', options.seed ?? 0, 0);
+  const outDtype = checkOneOf('outDtype', options.outDtype ?? 'f32', VAE_FILE_DTYPES);
   // The sampler validates its options before any model work starts.
   const sampler = clipSampler({ ...(options.sampler ?? {}), source: options.data, seed });
   const trainer =
@@ -89,6 +92,6 @@ export async function trainVae(options: TrainVaeOptions): Promise<TrainVaeResult
     }
   }
   if (stoppedEarly && last) await trainer.saveCheckpoint(checkpoint);
-  await trainer.save(options.out);
+  await trainer.save(options.out, { dtype: outDtype });
   return { steps: step, stoppedEarly, last, out: options.out, checkpoint };
 }

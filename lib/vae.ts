@@ -3,7 +3,7 @@
 // returns a Promise; calls on one model run one at a time, in order.
 import { native, type NativeTensor } from './native.js';
 import type { NdArray } from './ops.js';
-import { checkInteger, checkNumber, invalidParameter, invalidRange } from './validate.js';
+import { checkInteger, checkNumber, checkOneOf, invalidParameter, invalidRange } from './validate.js';
 
 /** Architecture (docs/VAE.md). Defaults: the full model, 61.6M parameters. */
 export interface VaeConfig {
@@ -146,7 +146,7 @@ interface NativeVaeModel {
     options: NativeStreamOptions,
     onFrames: (frames: NdArray, firstFrame: number) => void | Promise<void>,
   ): Promise<{ frames: number; chunks: number }>;
-  saveModel(path: string): Promise<void>;
+  saveModel(path: string, dtype: VaeFileDtype): Promise<void>;
   saveCheckpoint(path: string): Promise<void>;
   setLearningRate(lr: number): Promise<void>;
   info(): Promise<{ config: string; numParameters: number; steps: number; training: boolean }>;
@@ -172,6 +172,10 @@ const CONFIG_KEYS: Record<keyof VaeConfig, string> = {
 };
 
 /** A small model that trains on a CPU in minutes (the committed weights use it). */
+/** Number formats of a model file's weights. */
+export const VAE_FILE_DTYPES = ['f32', 'f16', 'bf16'] as const;
+export type VaeFileDtype = (typeof VAE_FILE_DTYPES)[number];
+
 export const SMALL_VAE_CONFIG: Readonly<VaeConfig> = Object.freeze({
   latentChannels: 8,
   baseChannels: 32,
@@ -334,9 +338,13 @@ export class Vae {
     return { shape: [N, c.inChannels, 1 + c.temporalDown * (t - 1), h * c.spatialDown, w * c.spatialDown], ...r };
   }
 
-  /** Writes the parameters and config (temporary file + rename). */
-  save(path: string): Promise<void> {
-    return this.handle.saveModel(path);
+  /**
+   * Writes the parameters and config (temporary file + rename). `dtype` 'f16' or 'bf16'
+   * halves the file (weights rounded to nearest); `Vae.load` reads any of them as float32.
+   */
+  save(path: string, options: { dtype?: VaeFileDtype } = {}): Promise<void> {
+    if (typeof path !== 'string' || path === '') throw invalidParameter('path', 'a file path', path);
+    return this.handle.saveModel(path, checkOneOf('dtype', options.dtype ?? 'f32', VAE_FILE_DTYPES));
   }
 
   async info(): Promise<VaeInfo> {

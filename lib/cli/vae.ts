@@ -12,7 +12,8 @@ import { loadLatent, saveLatent } from '../latent.js';
 import type { NdArray } from '../ops.js';
 import { framesToRgb, videoWriter, type VideoWriter } from '../video-writer.js';
 import { trainVae, type TrainVaeOptions } from '../vae-train.js';
-import { SMALL_VAE_CONFIG, Vae, type VaeConfig, type VaeTileOption } from '../vae.js';
+import { SMALL_VAE_CONFIG, VAE_FILE_DTYPES, Vae, type VaeConfig, type VaeFileDtype, type VaeTileOption } from '../vae.js';
+import { intOption } from './options.js';
 
 export interface TrainVaeCliOptions {
   data: TrainVaeOptions['data'];
@@ -26,6 +27,7 @@ export interface TrainVaeCliOptions {
   frames: number;
   sizes: [number, number][];
   crop?: [number, number];
+  outDtype: VaeFileDtype;
   lr: number;
   klWeight: number;
   seed: number;
@@ -34,12 +36,6 @@ export interface TrainVaeCliOptions {
   cosine: boolean;
 }
 
-function int(name: string, raw: unknown, rule: string, ok: (v: number) => boolean): number {
-  const s = String(raw).trim();
-  const v = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(v) || !ok(v)) throw new RangeError(`${name} must be ${rule}, got ${String(raw)}`);
-  return v;
-}
 
 function positiveNumber(name: string, raw: unknown): number {
   const v = Number(String(raw).trim());
@@ -53,6 +49,12 @@ function parseSizes(name: string, text: string, sep: string): [number, number][]
     if (!m) throw new RangeError(`${name} entries must be HxW (e.g. 64x64), got ${s}`);
     return [Number(m[1]), Number(m[2])] as [number, number];
   });
+}
+
+function outDtype(raw: unknown): VaeFileDtype {
+  const v = String(raw ?? 'f32');
+  if (!(VAE_FILE_DTYPES as readonly string[]).includes(v)) throw new RangeError(`--out-dtype must be one of ${VAE_FILE_DTYPES.join(', ')}, got ${v}`);
+  return v as VaeFileDtype;
 }
 
 function parseCrop(text: string): [number, number] {
@@ -111,21 +113,22 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
   }
   return {
     data,
-    steps: int('--steps', raw.steps, 'an integer >= 1', (x) => x >= 1),
+    steps: intOption('--steps', raw.steps, 'an integer >= 1', (x) => x >= 1),
     out,
     checkpoint: typeof raw.checkpoint === 'string' ? raw.checkpoint : undefined,
-    checkpointEvery: int('--checkpoint-every', raw.checkpointEvery ?? 100, 'an integer >= 1', (x) => x >= 1),
+    checkpointEvery: intOption('--checkpoint-every', raw.checkpointEvery ?? 100, 'an integer >= 1', (x) => x >= 1),
     resume: raw.resume === true,
     config,
-    batchSize: int('--batch-size', raw.batchSize ?? 4, 'an integer between 1 and 1024', (x) => x >= 1 && x <= 1024),
-    frames: int('--frames', raw.frames ?? 9, 'an integer 1 + 4k (1, 5, 9, 13, 17, ...)', (x) => x >= 1 && (x - 1) % 4 === 0),
+    batchSize: intOption('--batch-size', raw.batchSize ?? 4, 'an integer between 1 and 1024', (x) => x >= 1 && x <= 1024),
+    frames: intOption('--frames', raw.frames ?? 9, 'an integer 1 + 4k (1, 5, 9, 13, 17, ...)', (x) => x >= 1 && (x - 1) % 4 === 0),
     sizes,
     crop: raw.crop === undefined ? undefined : parseCrop(String(raw.crop)),
+    outDtype: outDtype(raw.outDtype),
     lr: positiveNumber('--lr', raw.lr ?? 2e-4),
     klWeight: positiveNumber('--kl-weight', raw.klWeight ?? 1e-6),
-    seed: int('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
+    seed: intOption('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
     maxMinutes: raw.maxMinutes === undefined ? undefined : positiveNumber('--max-minutes', raw.maxMinutes),
-    warmup: int('--warmup', raw.warmup ?? 0, 'an integer >= 0', (x) => x >= 0),
+    warmup: intOption('--warmup', raw.warmup ?? 0, 'an integer >= 0', (x) => x >= 0),
     cosine: raw.cosine === true,
   };
 }
@@ -139,7 +142,7 @@ function fileArg(name: string, raw: unknown, what: string): string {
 
 function tileArg(raw: unknown): VaeTileOption {
   if (raw === undefined || String(raw).trim() === 'auto') return 'auto';
-  return int('--tile', raw, "'auto', 0 (no tiling) or an integer >= 1 (latent pixels)", (x) => x >= 0);
+  return intOption('--tile', raw, "'auto', 0 (no tiling) or an integer >= 1 (latent pixels)", (x) => x >= 0);
 }
 
 export interface DecodeCliOptions {
@@ -167,10 +170,10 @@ export function parseDecodeOptions(raw: Record<string, unknown>): DecodeCliOptio
     latent: fileArg('--latent', raw.latent, 'a latent file (.safetensors, written by tessera encode or saveLatent)'),
     out,
     fps,
-    index: int('--index', raw.index ?? 0, 'an integer >= 0', (x) => x >= 0),
-    chunkFrames: raw.chunkFrames === undefined ? undefined : int('--chunk-frames', raw.chunkFrames, 'an integer >= 1', (x) => x >= 1),
+    index: intOption('--index', raw.index ?? 0, 'an integer >= 0', (x) => x >= 0),
+    chunkFrames: raw.chunkFrames === undefined ? undefined : intOption('--chunk-frames', raw.chunkFrames, 'an integer >= 1', (x) => x >= 1),
     tile: tileArg(raw.tile),
-    overlap: raw.overlap === undefined ? undefined : int('--overlap', raw.overlap, 'an integer >= 0', (x) => x >= 0),
+    overlap: raw.overlap === undefined ? undefined : intOption('--overlap', raw.overlap, 'an integer >= 0', (x) => x >= 0),
   };
 }
 
@@ -241,11 +244,11 @@ export function parseEncodeOptions(raw: Record<string, unknown>): EncodeCliOptio
     model: fileArg('--model', raw.model, 'a VAE model file (.safetensors)'),
     video: fileArg('--video', raw.video, 'a video or image file, or a folder of images (the frames, in name order)'),
     out: fileArg('--out', raw.out, 'a latent file path (.safetensors)'),
-    frames: raw.frames === undefined ? undefined : int('--frames', raw.frames, 'an integer >= 1', (x) => x >= 1),
+    frames: raw.frames === undefined ? undefined : intOption('--frames', raw.frames, 'an integer >= 1', (x) => x >= 1),
     size,
-    chunkFrames: raw.chunkFrames === undefined ? undefined : int('--chunk-frames', raw.chunkFrames, 'an integer >= 1', (x) => x >= 1),
+    chunkFrames: raw.chunkFrames === undefined ? undefined : intOption('--chunk-frames', raw.chunkFrames, 'an integer >= 1', (x) => x >= 1),
     tile: tileArg(raw.tile),
-    overlap: raw.overlap === undefined ? undefined : int('--overlap', raw.overlap, 'an integer >= 0', (x) => x >= 0),
+    overlap: raw.overlap === undefined ? undefined : intOption('--overlap', raw.overlap, 'an integer >= 0', (x) => x >= 0),
   };
 }
 
@@ -367,6 +370,7 @@ function registerTrainVae(program: Command): void {
     .requiredOption('--data <source>', 'world, fashion-mnist, a folder of images/videos, or a comma-separated mix, each source[:weight][@HxW+HxW]')
     .requiredOption('--steps <n>', 'optimizer steps')
     .requiredOption('--out <file>', 'model file to write (safetensors)')
+    .option('--out-dtype <f32|f16|bf16>', "number format of the model file's weights (the checkpoint stays f32)", 'f32')
     .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt)')
     .option('--checkpoint-every <n>', 'steps between checkpoints', '100')
     .option('--resume', 'continue from the checkpoint if it exists', false)
@@ -394,6 +398,7 @@ function registerTrainVae(program: Command): void {
         data: o.data,
         steps: o.steps,
         out: o.out,
+        outDtype: o.outDtype,
         checkpoint: o.checkpoint,
         checkpointEvery: o.checkpointEvery,
         resume: o.resume,

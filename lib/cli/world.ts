@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { generateSample, mixSeed, writeFileAtomic, writeGif, MAX_FRAMES } from '../world/index.js';
+import { intOption } from './options.js';
 
 export interface WorldSampleOptions {
   n: number;
@@ -13,28 +14,22 @@ export interface WorldSampleOptions {
   fps: number;
 }
 
-function int(name: string, raw: unknown, rule: string, ok: (v: number) => boolean): number {
-  const s = String(raw).trim();
-  const v = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(v) || !ok(v)) throw new RangeError(`${name} must be ${rule}, got ${String(raw)}`);
-  return v;
-}
 
 /** Validate raw CLI option values (strings or numbers); errors name the option, the rule and the value. */
 export function parseWorldSampleOptions(raw: Record<string, unknown>): WorldSampleOptions {
-  const side = (name: string, v: unknown): number => int(name, v, 'a multiple of 8 between 16 and 512', (x) => x >= 16 && x <= 512 && x % 8 === 0);
+  const side = (name: string, v: unknown): number => intOption(name, v, 'a multiple of 8 between 16 and 512', (x) => x >= 16 && x <= 512 && x % 8 === 0);
   const out = raw.out;
   if (typeof out !== 'string' || out.trim() === '') throw new RangeError(`--out must be a directory path, got ${String(out)}`);
   const fpsRaw = String(raw.fps ?? 12).trim();
   const fps = /^\d+(\.\d+)?$/.test(fpsRaw) ? Number(fpsRaw) : NaN;
   if (!(fps >= 1 && fps <= 60)) throw new RangeError(`--fps must be a number between 1 and 60, got ${String(raw.fps)}`);
   return {
-    n: int('--n', raw.n ?? 4, 'an integer between 1 and 100000', (x) => x >= 1 && x <= 100000),
+    n: intOption('--n', raw.n ?? 4, 'an integer between 1 and 100000', (x) => x >= 1 && x <= 100000),
     out,
-    seed: int('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
+    seed: intOption('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
     width: side('--width', raw.width ?? 64),
     height: side('--height', raw.height ?? 64),
-    frames: int('--frames', raw.frames ?? 24, `an integer between 1 and ${MAX_FRAMES}`, (x) => x >= 1 && x <= MAX_FRAMES),
+    frames: intOption('--frames', raw.frames ?? 24, `an integer between 1 and ${MAX_FRAMES}`, (x) => x >= 1 && x <= MAX_FRAMES),
     fps,
   };
 }

@@ -449,9 +449,12 @@ class VaeModel : public Napi::ObjectWrap<VaeModel> {
   }
   Napi::Value SaveModel(const Napi::CallbackInfo& info) {
     const std::string path = string_arg(info, 0, "path");
+    // dtype: "f32" (default), "f16" or "bf16" (lib/vae.ts checks the value)
+    const std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "f32";
+    const tessera::DType dtype = name == "f16" ? tessera::DType::F16 : name == "bf16" ? tessera::DType::BF16 : tessera::DType::F32;
     return run(info.Env(), [=](VaeState& s) {
-      if (s.trainer) s.trainer->save_model(path);
-      else s.model().save(path);
+      if (s.trainer) s.trainer->save_model(path, dtype);
+      else s.model().save(path, {}, dtype);
     });
   }
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {

@@ -941,12 +941,13 @@ Vae Vae::load(const std::string& path) {
   return vae;
 }
 
-void Vae::save(const std::string& path, const std::map<std::string, std::string>& extra_metadata) const {
+void Vae::save(const std::string& path, const std::map<std::string, std::string>& extra_metadata, DType dtype) const {
   std::map<std::string, std::string> meta = extra_metadata;
   meta["format"] = "tessera.vae";
   meta["config"] = impl_->config.to_json();
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& kv : impl_->params) tensors.emplace_back(kv.first, kv.second.value());
+  for (auto& kv : impl_->params)
+    tensors.emplace_back(kv.first, dtype == DType::F32 ? kv.second.value() : kv.second.value().to(dtype));
   write_safetensors(path, tensors, meta);
 }
 

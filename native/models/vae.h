@@ -118,7 +118,10 @@ class Vae {
   // A model file: the parameters under their names, metadata format = "tessera.vae"
   // and config = VaeConfig::to_json(). load checks every name and shape.
   static Vae load(const std::string& path);
-  void save(const std::string& path, const std::map<std::string, std::string>& extra_metadata = {}) const;
+  // dtype F16 / BF16 halves the file (weights rounded to nearest); load() reads any of
+  // F32 / F16 / BF16 back into float32.
+  void save(const std::string& path, const std::map<std::string, std::string>& extra_metadata = {},
+            DType dtype = DType::F32) const;
 
   const VaeConfig& config() const;
   // In the PyTorch reference's state_dict order. The Vars are the model's own:

@@ -155,8 +155,8 @@ void VaeTrainer::save_checkpoint(const std::string& path) const {
   write_safetensors(path, tensors, meta);
 }
 
-void VaeTrainer::save_model(const std::string& path) const {
-  vae_.save(path, {{"step", std::to_string(opt_.steps())}});
+void VaeTrainer::save_model(const std::string& path, DType dtype) const {
+  vae_.save(path, {{"step", std::to_string(opt_.steps())}}, dtype);
 }
 
 VaeTrainer VaeTrainer::resume(const std::string& path) {

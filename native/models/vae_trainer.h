@@ -57,7 +57,7 @@ class VaeTrainer {
   VaeStepStats step(const Tensor& x);
 
   void save_checkpoint(const std::string& path) const;
-  void save_model(const std::string& path) const;  // parameters only (Vae::load)
+  void save_model(const std::string& path, DType dtype = DType::F32) const;  // parameters only (Vae::load)
 
   Vae& model() { return vae_; }
   const Vae& model() const { return vae_; }

@@ -1,7 +1,7 @@
 // The VAE from TypeScript: shapes and rules of encode/decode, training steps that
 // lower the loss, checkpoints that resume exactly, atomic files, and train-vae.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -80,6 +80,36 @@ describe('Vae', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  it('writes f16 / bf16 model files half the size that load back within their rounding', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-vae-'));
+    const vae = await Vae.create(TINY, { seed: 5 });
+    const x = video(1, 5, 16, 16, 4);
+    const want = await vae.decode((await vae.encode(x)).mean);
+    const size: Record<string, number> = {};
+    for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+      const file = join(dir, `${dtype}.safetensors`);
+      await vae.save(file, { dtype });
+      size[dtype] = statSync(file).size;
+      const back = await Vae.load(file);
+      expect((await back.info()).config).toEqual((await vae.info()).config);
+      const got = await back.decode((await back.encode(x)).mean);
+      let worst = 0, scale = 0;
+      for (let i = 0; i < want.data.length; i++) {
+        worst = Math.max(worst, Math.abs(got.data[i]! - want.data[i]!));
+        scale = Math.max(scale, Math.abs(want.data[i]!));
+      }
+      // f32: exact; f16 rounds weights to 2^-11 relative, bf16 to 2^-8: the outputs move by about that much
+      const bound = { f32: 0, f16: 2e-2, bf16: 1e-1 }[dtype] * scale;
+      expect(worst).toBeLessThanOrEqual(bound);
+      if (dtype !== 'f32') expect(worst).toBeGreaterThan(0);
+    }
+    expect(size.f16! / size.f32!).toBeLessThan(0.55);
+    expect(size.bf16! / size.f32!).toBeLessThan(0.55);
+    await expect(async () => vae.save(join(dir, 'x.safetensors'), { dtype: 'f8' as 'f16' })).rejects.toThrow(
+      "Expected one of 'f32', 'f16', 'bf16' for dtype but received 'f8'",
+    );
+  });
+
   it('a corrupt or foreign file is a clear error, not a crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-vae-'));
     const bad = join(dir, 'bad.safetensors');
@@ -118,15 +148,17 @@ describe('tessera train-vae', () => {
     const cfg = join(dir, 'tiny.json');
     writeFileSync(cfg, JSON.stringify(TINY));
     const cli = join(root, 'dist', 'cli.js');
-    const args = ['train-vae', '--data', 'world', '--out', out, '--config', cfg, '--batch-size', '2', '--frames', '5',
-      '--sizes', '16x16,16x24', '--checkpoint-every', '2'];
+    const args = ['train-vae', '--data', 'world:2,world@24x32', '--out', out, '--config', cfg, '--batch-size', '2', '--frames', '5',
+      '--sizes', '16x16,16x24', '--crop', '16x16', '--checkpoint-every', '2'];
     const r1 = spawnSync(process.execPath, [cli, ...args, '--steps', '3'], { encoding: 'utf8' });
     expect(r1.status, r1.stderr).toBe(0);
     expect(r1.stdout).toMatch(/wrote .*v\.safetensors after 3 steps/);
     expect(existsSync(out) && existsSync(`${out}.ckpt`)).toBe(true);
-    const r2 = spawnSync(process.execPath, [cli, ...args, '--steps', '5', '--resume'], { encoding: 'utf8' });
+    const f32Bytes = statSync(out).size;
+    const r2 = spawnSync(process.execPath, [cli, ...args, '--steps', '5', '--resume', '--out-dtype', 'f16'], { encoding: 'utf8' });
     expect(r2.status, r2.stderr).toBe(0);
     expect(r2.stdout).toMatch(/after 5 steps/);
+    expect(statSync(out).size / f32Bytes).toBeLessThan(0.55);
     const bad = spawnSync(process.execPath, [cli, 'train-vae', '--data', 'world', '--out', out, '--steps', '2', '--frames', '6'], { encoding: 'utf8' });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--frames must be an integer 1 \+ 4k.*got 6/);
