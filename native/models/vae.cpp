@@ -1,414 +1,28 @@
 // The causal 3D-conv video VAE (models/vae.h, docs/VAE.md), written against the op
-// table. Layout of this file:
-//   1. a small JSON reader/writer (safetensors headers and the config)
-//   2. safetensors I/O
-//   3. the posterior's logvar range (exp and clamp are op-table ops)
-//   4. VaeConfig
-//   5. the layers (conv, per-frame GroupNorm, ResBlock, attention, down/upsample)
-//   6. Vae
-//   7. streaming inference (chunks with causal caches, tiles with blending)
+// table (safetensors I/O and JSON: core/safetensors.h, core/json.h). Layout of this file:
+//   1. the posterior's logvar range (exp and clamp are op-table ops)
+//   2. VaeConfig
+//   3. the layers (conv, per-frame GroupNorm, ResBlock, attention, down/upsample)
+//   4. Vae
+//   5. streaming inference (chunks with causal caches, tiles with blending)
 #include "models/vae.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "backend/cuda_backend.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/op.h"
 #include "core/threadpool.h"
 
 namespace tessera::models {
 
-namespace {
-
-// ---- 1. JSON ---------------------------------------------------------------------
-
-struct Json {
-  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
-  bool b = false;
-  double num = 0;
-  std::string str;
-  std::vector<Json> arr;
-  std::vector<std::pair<std::string, Json>> obj;  // in document order
-  const Json* get(const std::string& key) const {
-    for (auto& kv : obj)
-      if (kv.first == key) return &kv.second;
-    return nullptr;
-  }
-};
-
-// Recursive-descent parser over a bounded buffer; errors are Format with the offset.
-class JsonParser {
- public:
-  JsonParser(const char* p, size_t n, const std::string& what) : p_(p), n_(n), what_(what) {}
-  Json parse_document() {
-    Json v = value(0);
-    ws();
-    if (i_ != n_) error("trailing characters after the JSON value");
-    return v;
-  }
-
- private:
-  [[noreturn]] void error(const char* msg) const {
-    fail(ErrorCode::Format, what_, ": invalid JSON at byte ", i_, ": ", msg);
-  }
-  void ws() {
-    while (i_ < n_ && (p_[i_] == ' ' || p_[i_] == '\t' || p_[i_] == '\n' || p_[i_] == '\r')) ++i_;
-  }
-  bool lit(const char* s) {
-    size_t m = std::strlen(s);
-    if (n_ - i_ >= m && std::memcmp(p_ + i_, s, m) == 0) {
-      i_ += m;
-      return true;
-    }
-    return false;
-  }
-  Json value(int depth) {
-    if (depth > 64) error("nested too deeply");
-    ws();
-    if (i_ >= n_) error("unexpected end");
-    Json v;
-    char c = p_[i_];
-    if (c == '{') {
-      v.kind = Json::Object;
-      ++i_;
-      ws();
-      if (i_ < n_ && p_[i_] == '}') {
-        ++i_;
-        return v;
-      }
-      for (;;) {
-        ws();
-        if (i_ >= n_ || p_[i_] != '"') error("expected a string key");
-        std::string key = string();
-        ws();
-        if (i_ >= n_ || p_[i_] != ':') error("expected ':'");
-        ++i_;
-        v.obj.emplace_back(std::move(key), value(depth + 1));
-        ws();
-        if (i_ < n_ && p_[i_] == ',') {
-          ++i_;
-          continue;
-        }
-        if (i_ < n_ && p_[i_] == '}') {
-          ++i_;
-          return v;
-        }
-        error("expected ',' or '}'");
-      }
-    }
-    if (c == '[') {
-      v.kind = Json::Array;
-      ++i_;
-      ws();
-      if (i_ < n_ && p_[i_] == ']') {
-        ++i_;
-        return v;
-      }
-      for (;;) {
-        v.arr.push_back(value(depth + 1));
-        ws();
-        if (i_ < n_ && p_[i_] == ',') {
-          ++i_;
-          continue;
-        }
-        if (i_ < n_ && p_[i_] == ']') {
-          ++i_;
-          return v;
-        }
-        error("expected ',' or ']'");
-      }
-    }
-    if (c == '"') {
-      v.kind = Json::String;
-      v.str = string();
-      return v;
-    }
-    if (lit("true")) {
-      v.kind = Json::Bool;
-      v.b = true;
-      return v;
-    }
-    if (lit("false")) {
-      v.kind = Json::Bool;
-      return v;
-    }
-    if (lit("null")) return v;
-    if (c == '-' || (c >= '0' && c <= '9')) {
-      size_t start = i_;
-      while (i_ < n_ && (std::strchr("+-.eE", p_[i_]) || (p_[i_] >= '0' && p_[i_] <= '9'))) ++i_;
-      std::string s(p_ + start, i_ - start);
-      char* end = nullptr;
-      v.kind = Json::Number;
-      v.num = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() + s.size()) error("malformed number");
-      return v;
-    }
-    error("unexpected character");
-  }
-  static void put_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  }
-  uint32_t hex4() {
-    if (n_ - i_ < 4) error("short \\u escape");
-    uint32_t cp = 0;
-    for (int k = 0; k < 4; ++k) {
-      char h = p_[i_++];
-      cp <<= 4;
-      if (h >= '0' && h <= '9') cp |= uint32_t(h - '0');
-      else if (h >= 'a' && h <= 'f') cp |= uint32_t(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') cp |= uint32_t(h - 'A' + 10);
-      else error("bad \\u escape");
-    }
-    return cp;
-  }
-  std::string string() {
-    ++i_;  // opening quote
-    std::string out;
-    for (;;) {
-      if (i_ >= n_) error("unterminated string");
-      char c = p_[i_++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (i_ >= n_) error("unterminated escape");
-      char e = p_[i_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00 && n_ - i_ >= 6 && p_[i_] == '\\' && p_[i_ + 1] == 'u') {
-            i_ += 2;
-            uint32_t lo = hex4();
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          put_utf8(out, cp);
-          break;
-        }
-        default: error("bad escape");
-      }
-    }
-  }
-
-  const char* p_;
-  size_t n_;
-  size_t i_ = 0;
-  std::string what_;
-};
-
-Json parse_json(const std::string& s, const std::string& what) { return JsonParser(s.data(), s.size(), what).parse_document(); }
-
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += char(c);
-    }
-  }
-  return out + "\"";
-}
-
-// Shortest decimal that reads back as the same double.
-std::string json_number(double v) {
-  char buf[32];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
-bool json_int(const Json& v, int64_t* out) {
-  if (v.kind != Json::Number || !(std::fabs(v.num) < 9.0e15) || v.num != std::floor(v.num)) return false;
-  *out = int64_t(v.num);
-  return true;
-}
-
-}  // namespace
-
-// ---- 2. safetensors ----------------------------------------------------------------
-
-const Tensor* SafetensorsFile::find(const std::string& name) const {
-  for (auto& kv : tensors)
-    if (kv.first == name) return &kv.second;
-  return nullptr;
-}
-
-const Tensor& SafetensorsFile::at(const std::string& name) const {
-  const Tensor* t = find(name);
-  TS_CHECK(t, ErrorCode::Format, "safetensors: no tensor named '", name, "'");
-  return *t;
-}
-
-SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& what) {
-  constexpr uint64_t kMaxHeader = 100ull << 20;
-  TS_CHECK(size >= 8, ErrorCode::Format, what, ": ", size, " bytes is too short for the 8-byte header length");
-  uint64_t n = 0;
-  for (int k = 7; k >= 0; --k) n = (n << 8) | data[k];
-  TS_CHECK(n <= kMaxHeader && n <= size - 8, ErrorCode::Format, what, ": header length ", n,
-           " exceeds the file (", size, " bytes) or the limit of ", kMaxHeader, " bytes");
-  Json header = JsonParser(reinterpret_cast<const char*>(data + 8), size_t(n), what).parse_document();
-  TS_CHECK(header.kind == Json::Object, ErrorCode::Format, what, ": the header must be a JSON object");
-  const uint8_t* block = data + 8 + n;
-  const uint64_t block_len = size - 8 - n;
-  SafetensorsFile file;
-  for (auto& kv : header.obj) {
-    const std::string& name = kv.first;
-    const Json& e = kv.second;
-    if (name == "__metadata__") {
-      TS_CHECK(e.kind == Json::Object, ErrorCode::Format, what, ": __metadata__ must be an object");
-      for (auto& m : e.obj) {
-        TS_CHECK(m.second.kind == Json::String, ErrorCode::Format, what, ": __metadata__.", m.first,
-                 " must be a string");
-        file.metadata[m.first] = m.second.str;
-      }
-      continue;
-    }
-    TS_CHECK(e.kind == Json::Object, ErrorCode::Format, what, ": entry '", name, "' must be an object");
-    const Json* dt = e.get("dtype");
-    const Json* sh = e.get("shape");
-    const Json* off = e.get("data_offsets");
-    TS_CHECK(dt && dt->kind == Json::String, ErrorCode::Format, what, ": tensor '", name, "' has no dtype string");
-    DType dtype;
-    if (dt->str == "F32") dtype = DType::F32;
-    else if (dt->str == "F16") dtype = DType::F16;
-    else if (dt->str == "BF16") dtype = DType::BF16;
-    else fail(ErrorCode::Unsupported, what, ": tensor '", name, "' has dtype ", dt->str, "; F32, F16 and BF16 are supported");
-    TS_CHECK(sh && sh->kind == Json::Array, ErrorCode::Format, what, ": tensor '", name, "' has no shape array");
-    Shape shape;
-    uint64_t count = 1;
-    for (const Json& d : sh->arr) {
-      int64_t v = 0;
-      TS_CHECK(json_int(d, &v) && v >= 0 && v < (int64_t(1) << 40), ErrorCode::Format, what, ": tensor '", name,
-               "' has a bad shape entry");
-      shape.push_back(v);
-      count *= uint64_t(v);
-      TS_CHECK(count < (uint64_t(1) << 44), ErrorCode::Format, what, ": tensor '", name, "' is too large");
-    }
-    int64_t b = 0, en = 0;
-    TS_CHECK(off && off->kind == Json::Array && off->arr.size() == 2 && json_int(off->arr[0], &b) &&
-                 json_int(off->arr[1], &en) && b >= 0 && en >= b,
-             ErrorCode::Format, what, ": tensor '", name, "' has bad data_offsets");
-    const uint64_t bytes = count * dtype_size(dtype);
-    TS_CHECK(uint64_t(en) <= block_len && uint64_t(en - b) == bytes, ErrorCode::Format, what, ": tensor '", name,
-             "' data_offsets [", b, ", ", en, "] do not fit shape ", shape_str(shape), " of ", dt->str, " in ",
-             block_len, " data bytes");
-    TS_CHECK(!file.find(name), ErrorCode::Format, what, ": tensor '", name, "' appears twice");
-    Tensor t = Tensor::empty(shape, dtype);
-    if (bytes) std::memcpy(t.raw_data(), block + b, bytes);  // little-endian host
-    file.tensors.emplace_back(name, std::move(t));
-  }
-  return file;
-}
-
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  TS_CHECK(f, ErrorCode::Io, "cannot open '", path, "' for reading");
-  const std::streamoff size = f.tellg();
-  TS_CHECK(size >= 0, ErrorCode::Io, "cannot read the size of '", path, "'");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  TS_CHECK(size == 0 || f.read(reinterpret_cast<char*>(bytes.data()), size), ErrorCode::Io, "cannot read '", path,
-           "'");
-  return parse_safetensors(bytes.data(), bytes.size(), path);
-}
-
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  std::string h = "{";
-  if (!metadata.empty()) {
-    h += "\"__metadata__\":{";
-    bool first = true;
-    for (auto& kv : metadata) {
-      if (!first) h += ",";
-      first = false;
-      h += json_quote(kv.first) + ":" + json_quote(kv.second);
-    }
-    h += "}";
-  }
-  std::vector<Tensor> data;
-  uint64_t offset = 0;
-  for (auto& kv : tensors) {
-    const Tensor& t = kv.second;
-    TS_CHECK_ARG(t.defined() && t.device() == Device::CPU, "write_safetensors: tensor '", kv.first,
-                 "' must be a defined CPU tensor");
-    TS_CHECK_ARG(kv.first != "__metadata__", "write_safetensors: '__metadata__' is not a tensor name");
-    Tensor c = t.contiguous();
-    const char* dt = c.dtype() == DType::F32 ? "F32" : c.dtype() == DType::F16 ? "F16" : "BF16";
-    if (h.size() > 1) h += ",";
-    h += json_quote(kv.first) + ":{\"dtype\":\"" + dt + "\",\"shape\":[";
-    for (size_t i = 0; i < c.shape().size(); ++i) h += (i ? "," : "") + std::to_string(c.shape()[i]);
-    h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + c.nbytes()) + "]}";
-    offset += c.nbytes();
-    data.push_back(c);
-  }
-  h += "}";
-  h.append((8 - h.size() % 8) % 8, ' ');
-  // Written next to the target and renamed over it: a crash or a full disk never
-  // leaves a half-written file under `path` (the old file, if any, stays intact).
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    TS_CHECK(f, ErrorCode::Io, "cannot open '", tmp, "' for writing (", std::strerror(errno), ")");
-    uint8_t len[8];
-    for (int k = 0; k < 8; ++k) len[k] = uint8_t(uint64_t(h.size()) >> (8 * k));
-    f.write(reinterpret_cast<const char*>(len), 8);
-    f.write(h.data(), std::streamsize(h.size()));
-    for (const Tensor& c : data)
-      if (c.nbytes()) f.write(static_cast<const char*>(c.raw_data()), std::streamsize(c.nbytes()));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      fail(ErrorCode::Io, "cannot write '", tmp, "' (", std::strerror(errno), ")");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    fail(ErrorCode::Io, "cannot rename '", tmp, "' to '", path, "' (", why, ")");
-  }
-}
-
-// ---- 3. posterior ops -------------------------------------------------------------
+// ---- 1. posterior ops -------------------------------------------------------------
 // The posterior uses the op table's exp and clamp (native/ops/activation.cpp, CPU and
 // CUDA): logvar is clamped to [kLogvarMin, kLogvarMax], and clamp's gradient is
 // PyTorch's (it passes at the bounds themselves).
@@ -446,7 +60,7 @@ std::string ints_str(const Ints& v) {
 
 }  // namespace
 
-// ---- 4. VaeConfig ---------------------------------------------------------------------
+// ---- 2. VaeConfig ---------------------------------------------------------------------
 
 void VaeConfig::validate() const {
   TS_CHECK_ARG(in_channels >= 1, "VaeConfig: in_channels must be >= 1, got ", in_channels);
@@ -545,7 +159,7 @@ VaeConfig VaeConfig::from_json(const std::string& text) {
   return c;
 }
 
-// ---- 5. layers ------------------------------------------------------------------------
+// ---- 3. layers ------------------------------------------------------------------------
 
 namespace {
 
@@ -768,7 +382,7 @@ struct Net {
 
 }  // namespace
 
-// ---- 6. Vae -----------------------------------------------------------------------------
+// ---- 4. Vae -----------------------------------------------------------------------------
 
 struct Vae::Impl {
   VaeConfig config;
@@ -1038,7 +652,7 @@ Var VaePosterior::kl() const {
 }
 
 
-// ---- 7. streaming inference ---------------------------------------------------------------
+// ---- 5. streaming inference ---------------------------------------------------------------
 
 void VaeTiling::validate(const char* where) const {
   TS_CHECK_ARG(tile >= 0, where, ": tile must be >= 0 latent pixels (0: no tiling), got ", tile);

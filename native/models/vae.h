@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/safetensors.h"
 #include "core/tensor.h"
 
 namespace tessera::models {
@@ -243,20 +244,5 @@ class VaeEncodeStream {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// ---- safetensors I/O (named tensors + string metadata) ---------------------------
-// Until core has its own: F32, F16 and BF16 tensors; the header's length is checked
-// against the file before its JSON is parsed, and every tensor's offsets against
-// its shape and the data block. Errors: Io (cannot open/write), Format (malformed).
-struct SafetensorsFile {
-  std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
-  std::map<std::string, std::string> metadata;
-  const Tensor* find(const std::string& name) const;    // nullptr when absent
-  const Tensor& at(const std::string& name) const;      // throws Format naming the tensor and the file
-};
-SafetensorsFile read_safetensors(const std::string& path);
-SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& what);
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace tessera::models
