@@ -9,19 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { loadLatent, ndarray, parseLatent, psnr, saveLatent, serializeLatent, Vae, type NdArray, type VaeConfig } from '../../lib/index.js';
+import { TINY } from '../helpers/vae.js';
+import { loadLatent, ndarray, parseLatent, psnr, saveLatent, serializeLatent, Vae, type NdArray } from '../../lib/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
-// Tiny: x4 spatial, x2 temporal, 4 latent channels.
-const TINY: VaeConfig = {
-  latentChannels: 4,
-  baseChannels: 8,
-  channelMult: [1, 2, 2],
-  numResBlocks: 1,
-  spatialDown: 4,
-  temporalDown: 2,
-  normGroups: 4,
-};
 
 function random(shape: number[], seed = 1, scale = 1): NdArray {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -5,19 +5,10 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TINY } from '../helpers/vae.js';
 import { ndarray, trainVae, Vae, VaeTrainer, type NdArray, type VaeConfig } from '../../lib/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
-// Tiny: x4 spatial, x2 temporal, 4 latent channels; a step takes milliseconds.
-const TINY: VaeConfig = {
-  latentChannels: 4,
-  baseChannels: 8,
-  channelMult: [1, 2, 2],
-  numResBlocks: 1,
-  spatialDown: 4,
-  temporalDown: 2,
-  normGroups: 4,
-};
 
 function video(n: number, t: number, h: number, w: number, seed = 1): NdArray {
   const data = new Float32Array(n * 3 * t * h * w);
