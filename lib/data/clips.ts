@@ -168,10 +168,12 @@ function checkOptions(o: ClipSamplerOptions): ResolvedClipSamplerOptions {
   let crop: [number, number] | undefined;
   if (o.crop !== undefined) {
     crop = checkPair(o.crop, 'crop', 8, MAX_FOLDER_SIDE, `a multiple of 8 between 8 and ${MAX_FOLDER_SIDE}`);
-    for (const s of sources)
+    for (const [k, s] of sources.entries()) {
+      const own = Array.isArray(o.source) ? `source[${k}].sizes` : 'source.sizes';
       for (const [i, [h, w]] of (s.sizes ?? checked).entries())
         if (h < crop[0] || w < crop[1])
-          throw invalidRange(s.sizes ? `${s.source} sizes[${i}]` : `sizes[${i}]`, `at least the crop ${crop[0]}x${crop[1]}`, [h, w]);
+          throw invalidRange(`${s.sizes ? own : 'sizes'}[${i}]`, `at least the crop ${crop[0]}x${crop[1]}`, [h, w]);
+    }
   }
 
   const fps = o.fps ?? DEFAULT_FPS;

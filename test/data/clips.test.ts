@@ -269,6 +269,10 @@ describe('clipSampler: option validation', () => {
     bad({ source: ['world', { source: 'wrld' }] }, "Expected 'world', 'fashion-mnist' or an existing folder");
     bad({ source: [{ source: 'world', sizes: [[8, 8]] }] }, 'Expected a multiple of 8 between 16 and 512 (world source) for source[0].sizes[0][0] (H) but received 8');
     bad({ source: 'world', sizes: [[64, 64], [32, 48]], crop: [40, 40] }, 'Expected at least the crop 40x40 for sizes[1] but received [32, 48]');
+    bad(
+      { source: ['fashion-mnist', { source: 'world', sizes: [[64, 64], [32, 32]] }], sizes: [[64, 64]], crop: [48, 48] },
+      'Expected at least the crop 48x48 for source[1].sizes[1] but received [32, 32]',
+    );
     bad({ source: 'world', crop: [20, 20] }, 'Expected a multiple of 8 between 8 and 4096 for crop[0] (H) but received 20');
     bad({ source: [{ source: images, sizes: [] }] }, 'Expected a non-empty array of [H, W] pairs for source[0].sizes but received []');
     // a world source with its own sizes leaves the shared ones to the folder's limits
