@@ -21,6 +21,13 @@ export interface VaeConfig {
   normGroups?: number;
   midAttention?: boolean;
   normEps?: number;
+  /**
+   * The mean shortcut (default false): the first inChannels latent channels carry the mean
+   * of each latent cell's block of the video (added to what the encoder computes), and the
+   * decoder adds them back, repeated over the block; the network learns the residual.
+   * Needs latentChannels >= inChannels.
+   */
+  meanShortcut?: boolean;
 }
 
 /** Loss weights and AdamW settings for training. */
@@ -169,13 +176,14 @@ const CONFIG_KEYS: Record<keyof VaeConfig, string> = {
   normGroups: 'norm_groups',
   midAttention: 'mid_attention',
   normEps: 'norm_eps',
+  meanShortcut: 'mean_shortcut',
 };
 
-/** A small model that trains on a CPU in minutes (the committed weights use it). */
 /** Number formats of a model file's weights. */
 export const VAE_FILE_DTYPES = ['f32', 'f16', 'bf16'] as const;
 export type VaeFileDtype = (typeof VAE_FILE_DTYPES)[number];
 
+/** A small model that trains on a CPU in minutes (the committed weights use it). */
 export const SMALL_VAE_CONFIG: Readonly<VaeConfig> = Object.freeze({
   latentChannels: 8,
   baseChannels: 32,
@@ -185,6 +193,7 @@ export const SMALL_VAE_CONFIG: Readonly<VaeConfig> = Object.freeze({
   temporalDown: 4,
   normGroups: 8,
   midAttention: true,
+  meanShortcut: true,
 });
 
 function configJson(config: VaeConfig): string {
@@ -275,7 +284,10 @@ export class Vae {
     return new Vae(h);
   }
 
-  /** A model file written by save() / saveModel() (safetensors, format tessera.vae). */
+  /**
+   * A model file written by save() / saveModel() (safetensors, format tessera.vae), or the
+   * weights of a training checkpoint (saveCheckpoint(), format tessera.vae.checkpoint).
+   */
   static async load(path: string): Promise<Vae> {
     if (typeof path !== 'string') throw invalidParameter('path', 'a string', path);
     const h = Vae.handle();

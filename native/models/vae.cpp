@@ -87,6 +87,9 @@ void VaeConfig::validate() const {
   }
   TS_CHECK_ARG(std::isfinite(norm_eps) && norm_eps > 0, "VaeConfig: norm_eps must be a finite number > 0, got ",
                norm_eps);
+  TS_CHECK_ARG(!mean_shortcut || latent_channels >= in_channels,
+               "VaeConfig: mean_shortcut needs latent_channels >= in_channels (the block means of the ", in_channels,
+               " input channels go to the first latent channels), got latent_channels ", latent_channels);
   // log2(td) <= 2 <= L - 1 downsamples: always room for the temporal ones.
 }
 
@@ -119,6 +122,7 @@ std::string VaeConfig::to_json() const {
   s += ",\"norm_groups\":" + std::to_string(norm_groups);
   s += std::string(",\"mid_attention\":") + (mid_attention ? "true" : "false");
   s += ",\"norm_eps\":" + json_number(norm_eps);
+  s += std::string(",\"mean_shortcut\":") + (mean_shortcut ? "true" : "false");
   return s + "}";
 }
 
@@ -148,6 +152,9 @@ VaeConfig VaeConfig::from_json(const std::string& text) {
     } else if (k == "mid_attention") {
       TS_CHECK(v.kind == Json::Bool, ErrorCode::Format, "VaeConfig JSON: mid_attention must be true or false");
       c.mid_attention = v.b;
+    } else if (k == "mean_shortcut") {
+      TS_CHECK(v.kind == Json::Bool, ErrorCode::Format, "VaeConfig JSON: mean_shortcut must be true or false");
+      c.mean_shortcut = v.b;
     } else if (k == "norm_eps") {
       TS_CHECK(v.kind == Json::Number, ErrorCode::Format, "VaeConfig JSON: norm_eps must be a number");
       c.norm_eps = v.num;
@@ -361,6 +368,57 @@ struct Net {
 
   Var out(const Norm& n, const Conv& c, const Var& x) const { return conv(c, silu(norm(n, x))); }
 
+  // The mean shortcut (VaeConfig::mean_shortcut), encoder half: the mean of x over each
+  // latent cell's block, frame 0 alone and then groups of td frames, s x s pixels:
+  //   m[n, c, 0, i, j] = mean over (y, x) in the block (i, j) of x[n, c, 0, y, x]
+  //   m[n, c, k, i, j] = mean over frames 1 + td (k-1) .. td k and the block (i, j)   (k >= 1)
+  // [N, C, T, H, W] -> [N, C, 1 + (T-1)/td, H/s, W/s], as reshape + mean (autograd gives the
+  // backward). In stream mode the frames of an unfinished group wait in the slot for the
+  // next chunk; an undefined Var when this chunk completes no group (then the encoder's
+  // stride-2 convs complete no latent frame either: both finish latent frame k at frame td k).
+  Var block_mean(const Var& x, int64_t td, int64_t s) const {
+    Var frames = x;
+    bool first = true;
+    StreamSlot* slot = nullptr;
+    if (cache) {
+      slot = &cache->take();
+      first = !slot->started;
+      slot->started = true;
+      if (slot->tail.defined()) frames = apply1("concat", {Var(slot->tail), x}, {{"dim", 2.0}});
+    }
+    const Shape sh = frames.shape();
+    const int64_t n = sh[2], lead = first ? 1 : 0;
+    const int64_t groups = (n - lead) / td, used = lead + groups * td;
+    if (slot) slot->tail = used < n ? frames.value().slice(2, used, n).contiguous() : Tensor();
+    auto pool = [&](const Var& v, int64_t g, int64_t t) {  // [N, C, g t, H, W] -> [N, C, g, H/s, W/s]
+      Var blocks = reshape(v, {sh[0], sh[1], g, t, sh[3] / s, s, sh[4] / s, s});
+      return apply1("mean", {blocks}, {{"dims", Ints{3, 5, 7}}});
+    };
+    std::vector<Var> parts;
+    if (lead) parts.push_back(pool(slice(frames, 2, 0, 1), 1, 1));
+    if (groups) parts.push_back(pool(lead || used < n ? slice(frames, 2, lead, used) : frames, groups, td));
+    if (parts.empty()) return Var();
+    return parts.size() == 1 ? parts[0] : apply1("concat", parts, {{"dim", 2.0}});
+  }
+
+  // The mean shortcut, decoder half: each latent value repeated over its block (nearest
+  // x(td, s, s), as two upsamples when s > 4), then frame 0's extra td - 1 copies dropped
+  // (in the first chunk only, as in upsample): [N, C, t, h, w] -> [N, C, 1 + td (t-1), h s, w s].
+  Var block_repeat(const Var& z, int64_t td, int64_t s) const {
+    bool first = true;
+    if (cache) {
+      StreamSlot& slot = cache->take();
+      first = !slot.started;
+      slot.started = true;
+    }
+    const std::string nearest = "nearest";
+    const int64_t s1 = std::min<int64_t>(s, 4);
+    Var h = apply1("upsample", {z}, {{"factor", Ints{td, s1, s1}}, {"mode", nearest}});
+    if (s > s1) h = apply1("upsample", {h}, {{"factor", Ints{1, s / s1, s / s1}}, {"mode", nearest}});
+    if (td > 1 && first) h = slice(h, 2, td - 1, h.shape()[2]);
+    return h;
+  }
+
   // Nearest x(ut, 2, 2); with ut = 2 the first frame is dropped (t -> 1 + 2 (t-1)) so
   // frame 0 stays alone; then the causal conv.
   // In stream mode the first frame is dropped in the first chunk only.
@@ -403,6 +461,7 @@ struct Vae::Impl {
   // The encoder up to the moments [N, 2L, t, h, w] (mean | raw logvar); in stream mode an
   // undefined Var when this chunk completes no latent frame.
   Var encoder(const Net& net, const Var& x) const {
+    const Var shortcut = config.mean_shortcut ? net.block_mean(x, config.temporal_down, config.spatial_down) : Var();
     Var h = net.conv(enc_conv_in, x);
     for (const Level& l : down) {
       for (const ResBlock& r : l.block) h = net.res(r, h);
@@ -412,17 +471,30 @@ struct Vae::Impl {
       }
     }
     h = net.mid(enc_mid, h);
-    return net.out(enc_norm_out, enc_conv_out, h);
+    Var moments = net.out(enc_norm_out, enc_conv_out, h);
+    if (!config.mean_shortcut) return moments;
+    // The block means go to mean channels [0, in_channels): moments + [means | zeros].
+    const Shape ms = moments.shape();
+    TS_CHECK(shortcut.defined() && shortcut.shape()[2] == ms[2], ErrorCode::Internal,
+             "Vae encoder: the mean shortcut and the encoder disagree on the latent frames of this chunk");
+    const Var zeros(Tensor::zeros({ms[0], ms[1] - config.in_channels, ms[2], ms[3], ms[4]}, DType::F32,
+                                  moments.value().device()));
+    return add(moments, apply1("concat", {shortcut, zeros}, {{"dim", 1.0}}));
   }
 
   Var decoder(const Net& net, const Var& z) const {
+    const Var shortcut = config.mean_shortcut
+                             ? net.block_repeat(slice(z, 1, 0, config.in_channels), config.temporal_down,
+                                                config.spatial_down)
+                             : Var();
     Var h = net.mid(dec_mid, net.conv(dec_conv_in, z));
     for (int i = int(up.size()) - 1; i >= 0; --i) {
       const Level& l = up[size_t(i)];
       for (const ResBlock& r : l.block) h = net.res(r, h);
       if (l.has_resample) h = net.upsample(l, h);
     }
-    return net.out(dec_norm_out, dec_conv_out, h);
+    Var out = net.out(dec_norm_out, dec_conv_out, h);
+    return shortcut.defined() ? add(out, shortcut) : out;
   }
 
   VaePosterior posterior(const Var& moments) const {
@@ -545,13 +617,22 @@ void Vae::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& ten
 Vae Vae::load(const std::string& path) {
   SafetensorsFile f = read_safetensors(path);
   auto fmt = f.metadata.find("format");
-  TS_CHECK(fmt != f.metadata.end() && fmt->second == "tessera.vae", ErrorCode::Format, path,
-           ": not a tessera VAE model file (metadata format must be \"tessera.vae\", got ",
+  const bool checkpoint = fmt != f.metadata.end() && fmt->second == "tessera.vae.checkpoint";
+  TS_CHECK(checkpoint || (fmt != f.metadata.end() && fmt->second == "tessera.vae"), ErrorCode::Format, path,
+           ": not a tessera VAE model file or checkpoint (metadata format must be \"tessera.vae\" or "
+           "\"tessera.vae.checkpoint\", got ",
            fmt == f.metadata.end() ? std::string("none") : "\"" + fmt->second + "\"", ")");
   auto cfg = f.metadata.find("config");
   TS_CHECK(cfg != f.metadata.end(), ErrorCode::Format, path, ": metadata has no config");
   Vae vae(VaeConfig::from_json(cfg->second), 0, false);
-  vae.load_state_dict(f.tensors, true, path);
+  if (checkpoint) {  // the weights only: the optimizer's moments stay behind
+    std::vector<std::pair<std::string, Tensor>> weights;
+    for (auto& kv : f.tensors)
+      if (kv.first.rfind("optimizer.", 0) != 0) weights.push_back(kv);
+    vae.load_state_dict(weights, true, path);
+  } else {
+    vae.load_state_dict(f.tensors, true, path);
+  }
   return vae;
 }
 

@@ -68,6 +68,13 @@ struct VaeConfig {
   int64_t norm_groups = 8;      // GroupNorm groups; divides every C_i
   bool mid_attention = true;    // self-attention in the encoder's and decoder's mid blocks
   double norm_eps = 1e-6;       // GroupNorm epsilon
+  // The mean shortcut: the encoder adds to the first in_channels latent means the mean of
+  // x over each latent cell's block (frame 0 alone, then groups of temporal_down frames;
+  // spatial_down x spatial_down pixels), and the decoder adds those latent channels back to
+  // its output, repeated over the same block. The network then learns the residual of a
+  // block-mean image instead of absolute colour through the bottleneck. Needs
+  // latent_channels >= in_channels.
+  bool mean_shortcut = false;
 
   // Throws InvalidArgument naming the first broken rule and its value.
   void validate() const;
@@ -117,7 +124,9 @@ class Vae {
   Vae& operator=(const Vae&) = delete;
 
   // A model file: the parameters under their names, metadata format = "tessera.vae"
-  // and config = VaeConfig::to_json(). load checks every name and shape.
+  // and config = VaeConfig::to_json(). load checks every name and shape. It also reads
+  // the weights of a training checkpoint (format "tessera.vae.checkpoint", see
+  // VaeTrainer), leaving its optimizer state behind.
   static Vae load(const std::string& path);
   // dtype F16 / BF16 halves the file (weights rounded to nearest); load() reads any of
   // F32 / F16 / BF16 back into float32.

@@ -15,7 +15,7 @@
 // AdamW moments as "optimizer.m.<name>" / "optimizer.v.<name>", and metadata
 // format = "tessera.vae.checkpoint", config (VaeConfig JSON), "train.<field>" for
 // each VaeTrainConfig field and step. It is written to a temporary file and renamed, so a crash never
-// leaves a half-written checkpoint. VaeTrainer::resume reads it; Vae::load takes model files only.
+// leaves a half-written checkpoint. VaeTrainer::resume reads it; Vae::load reads its weights.
 #pragma once
 #include <cstdint>
 #include <map>

@@ -177,7 +177,7 @@ static void run_reference_case(const std::string& model, const std::string& c) {
 
 // The model file holds the reference's state_dict; names, order and shapes match ours.
 TEST_CASE(parameter_names_match_the_reference) {
-  for (const char* model : {"tiny_a", "tiny_b"}) {
+  for (const char* model : {"tiny_a", "tiny_b", "tiny_c"}) {
     SafetensorsFile f = read_safetensors(fixture(std::string(model) + ".weights.safetensors"));
     Vae vae(VaeConfig::from_json(f.metadata.at("config")), 1);
     const auto& params = vae.named_parameters();
@@ -204,6 +204,8 @@ TEST_CASE(parameter_names_match_the_reference) {
 TEST_CASE(matches_reference_tiny_a_video) { run_reference_case("tiny_a", "video"); }
 TEST_CASE(matches_reference_tiny_a_image) { run_reference_case("tiny_a", "image"); }
 TEST_CASE(matches_reference_tiny_b_video) { run_reference_case("tiny_b", "video"); }
+TEST_CASE(matches_reference_tiny_c_video) { run_reference_case("tiny_c", "video"); }
+TEST_CASE(matches_reference_tiny_c_image) { run_reference_case("tiny_c", "image"); }
 
 // ---- config and input rules -------------------------------------------------------------
 
@@ -231,12 +233,19 @@ TEST_CASE(config_rules) {
   c.num_res_blocks = 0;
   CHECK(throws_with([&] { c.validate(); }, IA, {"num_res_blocks must be >= 1, got 0"}));
   CHECK(throws_with([&] { Vae v(c); }, IA, {"num_res_blocks"}));
+  c = d;
+  c.mean_shortcut = true;
+  c.latent_channels = 2;
+  CHECK(throws_with([&] { c.validate(); }, IA, {"mean_shortcut needs latent_channels >= in_channels", "got latent_channels 2"}));
   // JSON round trip, strictness.
   c = tiny_config();
   c.mid_attention = false;
   c.norm_eps = 1e-5;
+  c.mean_shortcut = true;
   VaeConfig r = VaeConfig::from_json(c.to_json());
-  CHECK(r.to_json() == c.to_json() && r.norm_eps == 1e-5 && !r.mid_attention && r.channel_mult == c.channel_mult);
+  CHECK(r.to_json() == c.to_json() && r.norm_eps == 1e-5 && !r.mid_attention && r.channel_mult == c.channel_mult &&
+        r.mean_shortcut);
+  CHECK(!VaeConfig::from_json("{\"spatial_down\":8}").mean_shortcut);  // files from before the key: off
   CHECK(throws_with([] { VaeConfig::from_json("{\"spatial_dwn\":8}"); }, ErrorCode::Format,
                     {"unknown key 'spatial_dwn'"}));
   CHECK(throws_with([] { VaeConfig::from_json("{\"spatial_down\":8"); }, ErrorCode::Format, {"invalid JSON"}));

@@ -102,7 +102,7 @@ static Tensor smooth_video(int64_t N, int64_t T, int64_t H, int64_t W, double ph
 // the frames reaching the sink in order; a VaeDecodeStream fed irregular pieces too.
 TEST_CASE(chunked_decode_equals_whole) {
   NoGradGuard ng;
-  for (const char* model : {"tiny_a", "tiny_b"}) {
+  for (const char* model : {"tiny_a", "tiny_b", "tiny_c"}) {
     Vae vae = Vae::load(fixture(std::string(model) + ".weights.safetensors"));
     const int64_t td = vae.config().temporal_down;
     Tensor z = Tensor::randn({2, vae.config().latent_channels, 7, 3, 4}, 51);
@@ -146,7 +146,7 @@ TEST_CASE(chunked_decode_equals_whole) {
 // arbitrary pieces returns each latent frame as soon as its last video frame arrived.
 TEST_CASE(chunked_encode_equals_whole) {
   NoGradGuard ng;
-  for (const char* model : {"tiny_a", "tiny_b"}) {
+  for (const char* model : {"tiny_a", "tiny_b", "tiny_c"}) {
     Vae vae = Vae::load(fixture(std::string(model) + ".weights.safetensors"));
     const int64_t td = vae.config().temporal_down;
     const int64_t T = 1 + td * 6;

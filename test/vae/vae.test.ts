@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TINY } from '../helpers/vae.js';
-import { ndarray, trainVae, Vae, VaeTrainer, type NdArray, type VaeConfig } from '../../lib/index.js';
+import { ndarray, saveLatent, trainVae, Vae, VaeTrainer, type NdArray, type VaeConfig } from '../../lib/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -36,6 +36,17 @@ describe('Vae', () => {
     expect(img.mean.shape).toEqual([1, 4, 1, 2, 2]);
   });
 
+  it('meanShortcut: kept in the config, and refused with fewer latent than input channels', async () => {
+    const vae = await Vae.create({ ...TINY, meanShortcut: true }, { seed: 3 });
+    expect((await vae.info()).config.meanShortcut).toBe(true);
+    expect((await (await Vae.create(TINY)).info()).config.meanShortcut).toBe(false);
+    const { mean } = await vae.encode(video(1, 5, 8, 8));
+    expect((await vae.decode(mean)).shape).toEqual([1, 3, 5, 8, 8]);
+    await expect(Vae.create({ ...TINY, latentChannels: 2, meanShortcut: true })).rejects.toThrow(
+      /mean_shortcut needs latent_channels >= in_channels.*got latent_channels 2/,
+    );
+  });
+
   it('rejects unsupported sizes with the rule and the value', async () => {
     const vae = await Vae.create(TINY);
     await expect(vae.encode(video(1, 4, 16, 16))).rejects.toThrow(/T = 4.*1 \+ temporal_down \* k/);
@@ -56,6 +67,9 @@ describe('Vae', () => {
     for (const x of batches.slice(0, 3)) await b.step(x);
     const ckpt = join(dir, 'run.ckpt');
     await b.saveCheckpoint(ckpt);
+    const fromCheckpoint = await Vae.load(ckpt); // a checkpoint's weights load as a model
+    const z0 = (await b.encode(batches[0]!)).mean;
+    expect(Array.from((await fromCheckpoint.decode(z0)).data)).toEqual(Array.from((await b.decode(z0)).data));
     const c = await VaeTrainer.resume(ckpt);
     expect((await c.info()).steps).toBe(3);
     const lossesC: number[] = [];
@@ -111,6 +125,11 @@ describe('Vae', () => {
     await trainer.save(model);
     await expect(VaeTrainer.resume(model)).rejects.toThrow(/not a tessera VAE checkpoint/);
     await expect(Vae.load(join(dir, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors/);
+    const latent = join(dir, 'z.safetensors');
+    await saveLatent(latent, (await trainer.encode(video(1, 1, 8, 8))).mean);
+    await expect(Vae.load(latent)).rejects.toThrow(
+      /not a tessera VAE model file or checkpoint \(metadata format must be "tessera.vae" or "tessera.vae.checkpoint", got "tessera.latent"\)/,
+    );
   });
 });
 
