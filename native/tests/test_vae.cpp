@@ -6,7 +6,7 @@
 // few training steps.
 //
 // Fixtures are found in $TESSERA_VAE_FIXTURES, else argv[1], else
-// <source tree>/test/fixtures/vae (from this file's path).
+// <source tree>/test/fixtures/vae (tests/vae_test_util.h).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,13 +22,14 @@
 #include "core/optimizer.h"
 #include "models/vae.h"
 #include "tests/check.h"
+#include "tests/vae_test_util.h"
 
 using namespace tessera;
 using namespace tessera::models;
-
-static std::string g_fixture_dir;
-
-static std::string fixture(const std::string& name) { return g_fixture_dir + "/" + name; }
+using tessera_test::fixture;
+using tessera_test::max_abs;
+using tessera_test::max_abs_diff;
+using tessera_test::throws_with;
 
 // ---- helpers --------------------------------------------------------------------
 
@@ -42,36 +43,6 @@ static VaeConfig tiny_config() {
   c.temporal_down = 2;
   c.norm_groups = 4;
   return c;
-}
-
-// Runs fn and checks it throws tessera::Error with `code` and a message holding every part.
-template <class F>
-static bool throws_with(F fn, ErrorCode code, std::initializer_list<const char*> parts) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    bool ok = e.code() == code;
-    for (const char* p : parts) ok = ok && std::strstr(e.what(), p) != nullptr;
-    if (!ok) std::printf("  unexpected error (%s): %s\n", e.code_name(), e.what());
-    return ok;
-  }
-  std::printf("  no error thrown\n");
-  return false;
-}
-
-static double max_abs_diff(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return INFINITY;
-  Tensor x = a.contiguous(), y = b.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) m = std::fmax(m, std::fabs(double(x.f32()[i]) - y.f32()[i]));
-  return m;
-}
-
-static double max_abs(const Tensor& a) {
-  Tensor x = a.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) m = std::fmax(m, std::fabs(double(x.f32()[i])));
-  return m;
 }
 
 static Var slice_frames(const Var& x, int64_t start, int64_t end) {
@@ -458,16 +429,7 @@ TEST_CASE(a_few_training_steps_lower_the_loss) {
 }
 
 int main(int argc, char** argv) {
-  if (const char* env = std::getenv("TESSERA_VAE_FIXTURES")) {
-    g_fixture_dir = env;
-  } else if (argc > 1) {
-    g_fixture_dir = argv[1];
-  } else {
-    std::string here = __FILE__;  // <root>/native/tests/test_vae.cpp
-    const size_t k = here.rfind("native/tests/");
-    g_fixture_dir = (k == std::string::npos ? std::string() : here.substr(0, k)) + "test/fixtures/vae";
-  }
-  std::printf("fixtures: %s\n", g_fixture_dir.c_str());
+  tessera_test::set_vae_fixture_dir(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
   int rc = tessera_test::run_all();
   std::printf("total %.2f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

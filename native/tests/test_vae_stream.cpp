@@ -24,46 +24,16 @@
 #include "core/optimizer.h"
 #include "models/vae.h"
 #include "tests/check.h"
+#include "tests/vae_test_util.h"
 
 using namespace tessera;
 using namespace tessera::models;
+using tessera_test::fixture;
+using tessera_test::max_abs;
+using tessera_test::max_abs_diff;
+using tessera_test::throws_with;
 
-static std::string g_fixture_dir;
 static std::string g_self;  // this executable, for the memory children
-
-static std::string fixture(const std::string& name) { return g_fixture_dir + "/" + name; }
-
-template <class F>
-static bool throws_with(F fn, ErrorCode code, std::initializer_list<const char*> parts) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    bool ok = e.code() == code;
-    for (const char* p : parts) ok = ok && std::strstr(e.what(), p) != nullptr;
-    if (!ok) std::printf("  unexpected error (%s): %s\n", e.code_name(), e.what());
-    return ok;
-  }
-  std::printf("  no error thrown\n");
-  return false;
-}
-
-static double max_abs_diff(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) {
-    std::printf("  shapes differ: %s vs %s\n", shape_str(a.shape()).c_str(), shape_str(b.shape()).c_str());
-    return INFINITY;
-  }
-  Tensor x = a.contiguous(), y = b.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) m = std::fmax(m, std::fabs(double(x.f32()[i]) - y.f32()[i]));
-  return m;
-}
-
-static double max_abs(const Tensor& a) {
-  Tensor x = a.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) m = std::fmax(m, std::fabs(double(x.f32()[i])));
-  return m;
-}
 
 // PSNR for data in [-1, 1] (peak-to-peak 2), as lib/metrics.ts: 10 log10(4 / MSE).
 static double psnr(const Tensor& a, const Tensor& b) {
@@ -423,16 +393,7 @@ int main(int argc, char** argv) {
   if (argc >= 7 && std::strcmp(argv[1], "--memory-child") == 0)
     return memory_child(std::atoll(argv[2]), argv[3], std::atoll(argv[4]), std::atoll(argv[5]), std::atoll(argv[6]));
   if (argc >= 4 && std::strcmp(argv[1], "--memory-child") == 0) return memory_child(std::atoll(argv[2]), argv[3]);
-  if (const char* env = std::getenv("TESSERA_VAE_FIXTURES")) {
-    g_fixture_dir = env;
-  } else if (argc > 1) {
-    g_fixture_dir = argv[1];
-  } else {
-    std::string here = __FILE__;  // <root>/native/tests/test_vae_stream.cpp
-    const size_t k = here.rfind("native/tests/");
-    g_fixture_dir = (k == std::string::npos ? std::string() : here.substr(0, k)) + "test/fixtures/vae";
-  }
-  std::printf("fixtures: %s\n", g_fixture_dir.c_str());
+  tessera_test::set_vae_fixture_dir(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
   int rc = tessera_test::run_all();
   std::printf("total %.2f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
