@@ -2,17 +2,27 @@
 // hands frames to onFrames in order with the right shapes and equals the whole decode
 // exactly; a slow consumer holds the decoder back; a failing callback stops it; encode()
 // in chunks is exact; option rules; latent files round-trip; `tessera decode` writes a GIF
-// and `tessera encode` reads a folder of frames.
-import { spawnSync } from 'node:child_process';
+// and `tessera encode` reads a folder of frames and a video file.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { TINY } from '../helpers/vae.js';
-import { loadLatent, ndarray, parseLatent, psnr, saveLatent, serializeLatent, Vae, type NdArray } from '../../lib/index.js';
+import { data, loadLatent, ndarray, parseLatent, psnr, saveLatent, serializeLatent, Vae, type NdArray } from '../../lib/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
+
+function hasFfmpeg(): boolean {
+  try {
+    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
+    execFileSync('ffprobe', ['-version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function random(shape: number[], seed = 1, scale = 1): NdArray {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -254,5 +264,35 @@ describe('tessera decode / encode', () => {
     expect(badChunk.stderr).toMatch(/--chunk-frames must be an integer >= 1, got 0/);
     const badIndex = spawnSync(process.execPath, [cli, 'decode', '--model', model, '--latent', latent, '--out', gif, '--index', '1'], { encoding: 'utf8' });
     expect(badIndex.stderr).toMatch(/--index must be an integer between 0 and 0 .*got 1/);
+  });
+
+  it.skipIf(!hasFfmpeg())('encodes a video file (ffmpeg): frames rounded to the rule, --size, the fps kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-encode-cli-'));
+    const model = join(dir, 'vae.safetensors');
+    const vae = await Vae.create(TINY, { seed: 12 });
+    await vae.save(model);
+    // 8 frames of a moving test pattern, 32x24 at 10 fps, lossless (FFV1)
+    const video = join(dir, 'clip.mkv');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=32x24:rate=10', '-frames:v', '8', '-c:v', 'ffv1', video]);
+    const cli = join(root, 'dist', 'cli.js');
+    const latent = join(dir, 'z.safetensors');
+    const enc = spawnSync(process.execPath, [cli, 'encode', '--model', model, '--video', video, '--out', latent], { encoding: 'utf8' });
+    expect(enc.status, enc.stderr).toBe(0);
+    expect(enc.stdout).toMatch(/wrote .*z\.safetensors: latent \[1, 4, 4, 6, 8\] from 7 frames/);
+    expect(enc.stderr).toMatch(/used the first 7 of 8 frames \(T = 1 \+ 2k\)/);
+    const { latent: z, meta } = await loadLatent(latent);
+    expect(meta).toMatchObject({ frames: '7', height: '24', width: '32', fps: '10' });
+    // the same numbers as encoding the decoded frames in TypeScript
+    const clip = await data.loadVideo(video, { height: 24, width: 32, frames: 7 });
+    const want = (await vae.encode(ndarray(clip.x.data, [1, ...clip.x.shape]))).mean;
+    expect(psnr(z, want)).toBeGreaterThan(60);
+
+    const resized = join(dir, 'small.safetensors');
+    const enc2 = spawnSync(process.execPath, [cli, 'encode', '--model', model, '--video', video, '--out', resized, '--size', '16x16', '--frames', '5'], { encoding: 'utf8' });
+    expect(enc2.status, enc2.stderr).toBe(0);
+    expect(enc2.stdout).toMatch(/latent \[1, 4, 3, 4, 4\] from 5 frames/);
+    const badSize = spawnSync(process.execPath, [cli, 'encode', '--model', model, '--video', video, '--out', resized, '--size', '18x16'], { encoding: 'utf8' });
+    expect(badSize.status).not.toBe(0);
+    expect(badSize.stderr).toMatch(/--size must be multiples of spatialDown = 4, got 18x16/);
   });
 });
