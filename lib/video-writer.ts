@@ -1,5 +1,5 @@
 // Writing decoded frames to a file as they arrive (tessera decode): an animated GIF
-// (gifenc, one global palette taken from the first frames written) or raw rgb24 frames.
+// (gifenc, a palette per chunk written) or raw rgb24 frames.
 // Each writer appends to a temporary file in the same folder and renames it onto the
 // real name in close(), so an interrupted decode never leaves a truncated video there.
 import { promises as fs } from 'node:fs';
@@ -76,10 +76,14 @@ abstract class TempFileWriter implements VideoWriter {
   }
 }
 
-/** Animated GIF, looping, `fps` frames per second; the palette comes from the first chunk written. */
+/**
+ * Animated GIF, looping, `fps` frames per second. Each chunk written gets its own 256-colour
+ * palette, quantized from up to 4 of its frames: the first chunk's is the global colour table,
+ * later chunks' frames carry it as a local table, so colours that appear only later in a
+ * stream keep their hue (and stay stable within a chunk).
+ */
 export class GifWriter extends TempFileWriter {
   private readonly enc = gifenc.GIFEncoder({ auto: false }) as StreamingEncoder;
-  private palette?: gifencNs.Palette;
   private readonly rgba: Uint8Array;
   constructor(path: string, readonly width: number, readonly height: number, readonly fps: number) {
     super(path);
@@ -89,22 +93,19 @@ export class GifWriter extends TempFileWriter {
     const px = this.width * this.height;
     if (rgb.length !== count * px * 3) throw new RangeError(`expected ${count} frames of ${this.width}x${this.height} rgb24, got ${rgb.length} bytes`);
     if (count === 0) return;
-    if (!this.palette) {
-      // One global palette from up to 4 frames of the first chunk keeps colors stable.
-      const picks = Math.min(count, 4);
-      const sample = new Uint8Array(px * 4 * picks);
-      for (let k = 0; k < picks; k++) {
-        const src = Math.floor((k * count) / picks) * px * 3;
-        for (let i = 0; i < px; i++) {
-          sample[(k * px + i) * 4] = rgb[src + i * 3]!;
-          sample[(k * px + i) * 4 + 1] = rgb[src + i * 3 + 1]!;
-          sample[(k * px + i) * 4 + 2] = rgb[src + i * 3 + 2]!;
-          sample[(k * px + i) * 4 + 3] = 255;
-        }
+    const picks = Math.min(count, 4);
+    const sample = new Uint8Array(px * 4 * picks);
+    for (let k = 0; k < picks; k++) {
+      const src = Math.floor((k * count) / picks) * px * 3;
+      for (let i = 0; i < px; i++) {
+        sample[(k * px + i) * 4] = rgb[src + i * 3]!;
+        sample[(k * px + i) * 4 + 1] = rgb[src + i * 3 + 1]!;
+        sample[(k * px + i) * 4 + 2] = rgb[src + i * 3 + 2]!;
+        sample[(k * px + i) * 4 + 3] = 255;
       }
-      this.palette = gifenc.quantize(sample, 256);
-      this.enc.writeHeader();
     }
+    const palette = gifenc.quantize(sample, 256);
+    if (this.frames === 0) this.enc.writeHeader();
     const delay = Math.round(1000 / this.fps);
     for (let f = 0; f < count; f++) {
       const src = f * px * 3;
@@ -114,9 +115,9 @@ export class GifWriter extends TempFileWriter {
         this.rgba[i * 4 + 2] = rgb[src + i * 3 + 2]!;
         this.rgba[i * 4 + 3] = 255;
       }
-      const index = gifenc.applyPalette(this.rgba, this.palette);
-      const first = this.frames === 0;
-      this.enc.writeFrame(index, this.width, this.height, { palette: first ? this.palette : undefined, first, delay, repeat: 0 });
+      const index = gifenc.applyPalette(this.rgba, palette);
+      // the global table on the first frame, a local one on every later frame
+      this.enc.writeFrame(index, this.width, this.height, { palette, first: this.frames === 0, delay, repeat: 0 });
       this.frames++;
     }
     await this.append(this.enc.bytes());
