@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, ops, type NdArray } from '../lib/index.js';
+import { backends, cudaMemory, ops, type NdArray } from '../lib/index.js';
 import { compare, erf, fmtShape, normalCdf } from './helpers/numeric.js';
 import { philox4x32_10, philoxNormalAt } from './helpers/philox.js';
 import { parseSafetensors, readSafetensors, type SafetensorsFile } from './helpers/safetensors.js';
@@ -175,5 +175,16 @@ describe.runIf(cuda.available)('fixtures on the CUDA backend', () => {
   it.each(fixtures.map((f) => [`${f.op} ${f.caseName}`, f] as const))('%s', async (_name, fx) => {
     if (fx.op === 'randn') await checkRandn(fx);
     else await checkFixture(fx);
+  });
+
+  it('the caching allocator serves a repeated op from cached blocks (no new device allocations)', async () => {
+    const fx = fixtures.find((f) => f.op === 'matmul')!;
+    await checkFixture(fx); // its block sizes are cached from here on
+    const before = cudaMemory();
+    for (let i = 0; i < 3; i++) await checkFixture(fx);
+    const after = cudaMemory();
+    expect(after.deviceAllocs).toBe(before.deviceAllocs);
+    expect(after.inUse).toBe(before.inUse);
+    expect(after.peakInUse).toBeGreaterThan(0);
   });
 });

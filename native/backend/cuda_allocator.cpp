@@ -51,6 +51,7 @@ std::shared_ptr<Storage> allocate(size_t bytes) {
   const size_t size = round_size(bytes);
   Cache& c = cache();
   void* p = nullptr;
+  size_t capacity = size;
   {
     std::lock_guard<std::mutex> lock(c.mu);
     // Exact size class first; large blocks may also take a cached block up to 2x
@@ -58,35 +59,27 @@ std::shared_ptr<Storage> allocate(size_t bytes) {
     auto it = c.free_blocks.lower_bound(size);
     if (it != c.free_blocks.end() && (it->first == size || (size >= kSmall && it->first <= 2 * size))) {
       p = it->second;
-      const size_t got = it->first;
+      capacity = it->first;
       c.free_blocks.erase(it);
-      c.stats.cached -= got;
-      c.stats.in_use += got;
-      if (c.stats.in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.in_use;
-      auto s = std::make_shared<Storage>();
-      s->data = p;
-      s->bytes = bytes;
-      s->capacity = got;
-      s->device = Device::CUDA;
-      s->deleter = give_back;
-      return s;
+      c.stats.cached -= capacity;
+    } else {
+      TsCudaStatus err = api().malloc(&p, size);
+      if (err) {
+        release_cached_locked(c);
+        err = api().malloc(&p, size);
+      }
+      if (err)
+        fail(ErrorCode::OutOfMemory, "could not allocate ", bytes, " bytes of CUDA device memory (", c.stats.in_use,
+             " bytes in use by tensors): ", err);
+      c.stats.device_allocs++;
     }
-    TsCudaStatus err = api().malloc(&p, size);
-    if (err) {
-      release_cached_locked(c);
-      err = api().malloc(&p, size);
-    }
-    if (err)
-      fail(ErrorCode::OutOfMemory, "could not allocate ", bytes, " bytes of CUDA device memory (", c.stats.in_use,
-           " bytes in use by tensors): ", err);
-    c.stats.device_allocs++;
-    c.stats.in_use += size;
+    c.stats.in_use += capacity;
     if (c.stats.in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.in_use;
   }
   auto s = std::make_shared<Storage>();
   s->data = p;
   s->bytes = bytes;
-  s->capacity = size;
+  s->capacity = capacity;
   s->device = Device::CUDA;
   s->deleter = give_back;
   return s;
