@@ -7,20 +7,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clipSampler, encodeIdx, rgbToChannelsFirst, type ClipBatch, type ClipSamplerOptions } from '../../lib/data/index.js';
 import { generateSample } from '../../lib/world/index.js';
+import { FFMPEG } from '../helpers/ffmpeg.js';
 
 /** Bytewise equality (vitest's toEqual walks a big typed array element by element, slowly). */
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    execFileSync('ffprobe', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const FFMPEG = hasFfmpeg();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tessera-clips-'));
 const images = path.join(tmp, 'images');
 const mixed = path.join(tmp, 'mixed');

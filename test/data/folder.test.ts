@@ -5,17 +5,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cropGeometry, folderClips, listMedia, loadImage, loadVideo, mediaKind, probeVideo, type Clip } from '../../lib/data/index.js';
+import { FFMPEG } from '../helpers/ffmpeg.js';
 
-function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    execFileSync('ffprobe', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const FFMPEG = hasFfmpeg();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tessera-folder-'));
 const dir = path.join(tmp, 'media');
 const p = (name: string) => path.join(dir, name);

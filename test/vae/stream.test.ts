@@ -9,20 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { FFMPEG } from '../helpers/ffmpeg.js';
 import { TINY } from '../helpers/vae.js';
 import { data, loadLatent, ndarray, parseLatent, psnr, saveLatent, serializeLatent, Vae, type NdArray } from '../../lib/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
-
-function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    execFileSync('ffprobe', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function random(shape: number[], seed = 1, scale = 1): NdArray {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -266,7 +257,7 @@ describe('tessera decode / encode', () => {
     expect(badIndex.stderr).toMatch(/--index must be an integer between 0 and 0 .*got 1/);
   });
 
-  it.skipIf(!hasFfmpeg())('encodes a video file (ffmpeg): frames rounded to the rule, --size, the fps kept', async () => {
+  it.skipIf(!FFMPEG)('encodes a video file (ffmpeg): frames rounded to the rule, --size, the fps kept', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-encode-cli-'));
     const model = join(dir, 'vae.safetensors');
     const vae = await Vae.create(TINY, { seed: 12 });
