@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const T = await import(pathToFileURL(path.join(here, '..', 'dist', 'index.js')).href);
-const { psnr, ssim } = T;
+const { blockMeans, psnr, ssim } = T;
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -30,32 +30,9 @@ const vae = await T.Vae.load(modelPath);
 const info = await vae.info();
 console.log(`model ${path.basename(modelPath)}: ${(info.numParameters / 1e6).toFixed(2)}M parameters, x${info.config.spatialDown} spatial, x${info.config.temporalDown} temporal, ${info.config.latentChannels} latent channels${info.config.meanShortcut ? ", mean shortcut" : ""}; ${T.ops.getThreads()} threads`);
 
-// The block-mean video of one clip [C, T, H, W]: each latent cell's block (frame 0 alone,
-// then groups of td frames; sd x sd pixels) filled with its mean, which is what the mean
-// shortcut alone would give. Printed beside each model's PSNR as the floor it builds on.
-function blockMean(clip, sd, td) {
-  const [C, Tn, H, W] = clip.shape;
-  const out = new Float32Array(clip.data.length);
-  const groups = [[0, 1]];
-  for (let t = 1; t < Tn; t += td) groups.push([t, t + td]);
-  for (let c = 0; c < C; c++)
-    for (const [t0, t1] of groups)
-      for (let by = 0; by < H; by += sd)
-        for (let bx = 0; bx < W; bx += sd) {
-          let sum = 0;
-          for (let t = t0; t < t1; t++)
-            for (let y = by; y < by + sd; y++)
-              for (let x = bx; x < bx + sd; x++) sum += clip.data[((c * Tn + t) * H + y) * W + x];
-          const m = sum / ((t1 - t0) * sd * sd);
-          for (let t = t0; t < t1; t++)
-            for (let y = by; y < by + sd; y++) out.fill(m, ((c * Tn + t) * H + y) * W + bx, ((c * Tn + t) * H + y) * W + bx + sd);
-        }
-  return T.ndarray(out, clip.shape);
-}
-
 async function measure(label, clips, batch) {
   let encMs = 0, decMs = 0, frames = 0, p = 0, s = 0, n = 0, floor = 0;
-  for (const c of clips) floor += Math.min(psnr(c, blockMean(c, info.config.spatialDown, info.config.temporalDown)), 99);
+  for (const c of clips) floor += Math.min(psnr(c, blockMeans(c, info.config.spatialDown, info.config.temporalDown)), 99);
   for (let i = 0; i < clips.length; i += batch) {
     const group = clips.slice(i, i + batch);
     const shape = [group.length, ...group[0].shape];

@@ -65,3 +65,33 @@ export function ssim(a: NdArray, b: NdArray): number {
   }
   return count ? total / count : 1;
 }
+
+/**
+ * The block-mean video of x [..., T, H, W]: each latent cell's block (frame 0 alone, then
+ * groups of temporalDown frames; spatialDown x spatialDown pixels) filled with its mean.
+ * What a VAE's mean shortcut alone reconstructs: the floor its learned path builds on.
+ */
+export function blockMeans(x: NdArray, spatialDown: number, temporalDown: number): NdArray {
+  const nd = x.shape.length;
+  if (nd < 3) throw new RangeError(`blockMeans: x must be [..., T, H, W], got [${x.shape.join(', ')}]`);
+  const [t, h, w] = x.shape.slice(nd - 3) as [number, number, number];
+  if (h % spatialDown || w % spatialDown || (t - 1) % temporalDown)
+    throw new RangeError(`blockMeans: T = ${t}, H = ${h}, W = ${w} do not fit blocks of ${temporalDown} frames and ${spatialDown}x${spatialDown} pixels`);
+  const planes = x.data.length / (t * h * w);
+  const out = new Float32Array(x.data.length);
+  const groups: [number, number][] = [[0, 1]];
+  for (let f = 1; f < t; f += temporalDown) groups.push([f, f + temporalDown]);
+  const sd = spatialDown;
+  const at = (p: number, f: number, y: number) => ((p * t + f) * h + y) * w;
+  for (let p = 0; p < planes; p++)
+    for (const [f0, f1] of groups)
+      for (let by = 0; by < h; by += sd)
+        for (let bx = 0; bx < w; bx += sd) {
+          let sum = 0;
+          for (let f = f0; f < f1; f++)
+            for (let y = by; y < by + sd; y++) for (let xx = bx; xx < bx + sd; xx++) sum += x.data[at(p, f, y) + xx]!;
+          const m = sum / ((f1 - f0) * sd * sd);
+          for (let f = f0; f < f1; f++) for (let y = by; y < by + sd; y++) out.fill(m, at(p, f, y) + bx, at(p, f, y) + bx + sd);
+        }
+  return { data: out, shape: [...x.shape] };
+}

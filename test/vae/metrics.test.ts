@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ndarray } from '../../lib/index.js';
-import { psnr, ssim } from '../../lib/metrics.js';
+import { blockMeans, psnr, ssim } from '../../lib/metrics.js';
 
 const img = (f: (i: number) => number, shape = [1, 3, 2, 16, 16]) =>
   ndarray(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => f(i)), shape);
@@ -27,5 +27,20 @@ describe('psnr / ssim', () => {
   });
   it('rejects different shapes', () => {
     expect(() => psnr(x, img(() => 0, [1, 3, 2, 16, 8]))).toThrow(/shapes differ/);
+  });
+});
+
+describe('blockMeans', () => {
+  it('fills each block (frame 0 alone, then td frames x sd x sd pixels) with its mean', () => {
+    // [1, 1, 3, 2, 4]: T = 3 = 1 + 2k with td 2, blocks of 2x2 pixels
+    const data = Float32Array.from({ length: 24 }, (_, i) => i * 0.1 - 1);
+    const y = blockMeans({ data, shape: [1, 1, 3, 2, 4] }, 2, 2);
+    expect(y.shape).toEqual([1, 1, 3, 2, 4]);
+    const mean = (idx: number[]) => idx.reduce((s, i) => s + data[i]!, 0) / idx.length;
+    expect(y.data[0]).toBeCloseTo(mean([0, 1, 4, 5]), 6); // frame 0, left block
+    expect(y.data[7]).toBeCloseTo(mean([2, 3, 6, 7]), 6); // frame 0, right block
+    const right = mean([10, 11, 14, 15, 18, 19, 22, 23]); // frames 1-2, right block
+    for (const i of [10, 11, 14, 15, 18, 19, 22, 23]) expect(y.data[i]).toBeCloseTo(right, 6);
+    expect(() => blockMeans({ data, shape: [1, 1, 3, 2, 4] }, 4, 2)).toThrow(/do not fit blocks of 2 frames and 4x4 pixels/);
   });
 });

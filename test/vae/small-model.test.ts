@@ -7,31 +7,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { data, ndarray, psnr, Vae, type NdArray } from '../../lib/index.js';
+import { blockMeans, data, ndarray, psnr, Vae } from '../../lib/index.js';
 
 const modelPath = join(import.meta.dirname, '..', '..', 'models', 'vae-small.safetensors');
 const haveFashion = existsSync(join(data.FASHION_MNIST_ROOT, 't10k-images-idx3-ubyte.gz'));
-
-// Each latent cell's block (frame 0 alone, then groups of td frames; sd x sd pixels)
-// filled with its mean: what the mean shortcut alone reconstructs.
-function blockMeans(x: NdArray, sd: number, td: number): NdArray {
-  const [n, c, t, h, w] = x.shape;
-  const out = new Float32Array(x.data.length);
-  const groups: [number, number][] = [[0, 1]];
-  for (let f = 1; f < t; f += td) groups.push([f, f + td]);
-  const at = (p: number, f: number, y: number) => ((p * t + f) * h + y) * w;
-  for (let p = 0; p < n * c; p++)
-    for (const [f0, f1] of groups)
-      for (let by = 0; by < h; by += sd)
-        for (let bx = 0; bx < w; bx += sd) {
-          let sum = 0;
-          for (let f = f0; f < f1; f++)
-            for (let y = by; y < by + sd; y++) for (let xx = bx; xx < bx + sd; xx++) sum += x.data[at(p, f, y) + xx];
-          const m = sum / ((f1 - f0) * sd * sd);
-          for (let f = f0; f < f1; f++) for (let y = by; y < by + sd; y++) out.fill(m, at(p, f, y) + bx, at(p, f, y) + bx + sd);
-        }
-  return ndarray(out, x.shape);
-}
 
 describe.skipIf(!existsSync(modelPath))('committed small VAE', () => {
   it('reconstructs held-out world clips at least at its block means, chunked decode equal to whole', async () => {
