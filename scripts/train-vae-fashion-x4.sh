@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Fashion-MNIST report at x4 spatial compression: a VAE like SMALL_VAE_CONFIG with
+# The Fashion-MNIST report at x4 spatial compression: a VAE of the same architecture with
 # three levels (base 32, mult 1-2-4: x4 spatial, x4 temporal, 8 latent channels, the
 # mean shortcut), trained on Fashion-MNIST's training split at 32x32 for 20 minutes on
 # this machine's CPU, then benchmarked on the test split. (28x28 content in a 4x4x8

@@ -2,34 +2,35 @@
 // scripts/train-vae-small.sh): it loads, has the documented architecture, and
 // reconstructs held-out data against the floor of its own mean shortcut (each latent
 // cell's block filled with its mean): Fashion-MNIST test images well above it, held-out
-// world clips (seeds the training never draws, as in bench:vae) at least at it, with
-// chunked decode equal to whole decode. Its full numbers: benchmarks/RESULTS.md.
+// world clips (seeds the training never draws, as in bench:vae) above it, with chunked
+// decode equal to whole decode. Its full numbers: benchmarks/RESULTS.md.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { blockMeans, data, ndarray, psnr, Vae } from '../../lib/index.js';
+import { blockMeans, data, ndarray, psnr, SMALL_VAE_CONFIG, Vae } from '../../lib/index.js';
 
 const modelPath = join(import.meta.dirname, '..', '..', 'models', 'vae-small.safetensors');
 const haveFashion = existsSync(join(data.FASHION_MNIST_ROOT, 't10k-images-idx3-ubyte.gz'));
 
 describe.skipIf(!existsSync(modelPath))('committed small VAE', () => {
-  it('reconstructs held-out world clips at least at its block means, chunked decode equal to whole', async () => {
+  it('reconstructs held-out world clips above its block means, chunked decode equal to whole', async () => {
     const vae = await Vae.load(modelPath);
     const { config, numParameters } = await vae.info();
-    expect(config).toMatchObject({ spatialDown: 8, temporalDown: 4, latentChannels: 8, meanShortcut: true });
-    expect(numParameters).toBeGreaterThan(8e6);
+    expect(config).toMatchObject({ ...SMALL_VAE_CONFIG, spatialDown: 8, temporalDown: 4, latentChannels: 8 });
+    expect(numParameters).toBeGreaterThan(7e5);
     const batch = await data
-      .clipSampler({ source: 'world', frames: 17, sizes: [[64, 64]], batchSize: 2, imageFraction: 0, seed: 2_000_000 })
+      .clipSampler({ source: 'world', frames: 17, sizes: [[64, 64]], batchSize: 4, imageFraction: 0, seed: 2_000_000 })
       .batch(0);
     const x = ndarray(batch.x.data, batch.x.shape);
     const { mean } = await vae.encode(x);
-    expect(mean.shape).toEqual([2, 8, 5, 8, 8]);
+    expect(mean.shape).toEqual([4, 8, 5, 8, 8]);
     const y = await vae.decode(mean);
     const model = psnr(x, y);
     const floor = psnr(x, blockMeans(x, 8, 4));
-    console.log(`world 64x64x17, 2 held-out clips: ${model.toFixed(2)} dB (block means alone ${floor.toFixed(2)} dB)`);
-    expect(model).toBeGreaterThan(20);
-    expect(model).toBeGreaterThan(floor - 0.25);
+    console.log(`world 64x64x17, 4 held-out clips: ${model.toFixed(2)} dB (block means alone ${floor.toFixed(2)} dB)`);
+    // measured 23.99 dB against 22.45 dB (+1.54; the 16 bench:vae clips: +2.08)
+    expect(model).toBeGreaterThan(22);
+    expect(model).toBeGreaterThan(floor + 1);
     const chunked = await vae.decode(mean, { chunkFrames: 2 });
     let worst = 0;
     for (let i = 0; i < y.data.length; i++) worst = Math.max(worst, Math.abs(chunked.data[i]! - y.data[i]!));
@@ -46,6 +47,7 @@ describe.skipIf(!existsSync(modelPath))('committed small VAE', () => {
     const model = psnr(x, y);
     const floor = psnr(x, blockMeans(x, 8, 4));
     console.log(`fashion-mnist 32x32, ${n} test images: ${model.toFixed(2)} dB (block means alone ${floor.toFixed(2)} dB)`);
-    expect(model).toBeGreaterThan(floor + 3);
+    // measured 21.55 dB against 13.07 dB (+8.5)
+    expect(model).toBeGreaterThan(floor + 6);
   });
 });
