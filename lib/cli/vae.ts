@@ -29,6 +29,8 @@ export interface TrainVaeCliOptions {
   crop?: [number, number];
   outDtype: VaeFileDtype;
   lr: number;
+  l1Weight: number;
+  mseWeight: number;
   klWeight: number;
   seed: number;
   maxMinutes?: number;
@@ -41,6 +43,15 @@ function positiveNumber(name: string, raw: unknown): number {
   const v = Number(String(raw).trim());
   if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${name} must be a number >= 0, got ${String(raw)}`);
   return v;
+}
+
+// The reconstruction loss l1 * mean|recon - x| + mse * mean (recon - x)^2 needs one of them.
+function lossWeights(raw: Record<string, unknown>): { l1Weight: number; mseWeight: number } {
+  const l1Weight = positiveNumber('--l1-weight', raw.l1Weight ?? 1);
+  const mseWeight = positiveNumber('--mse-weight', raw.mseWeight ?? 1);
+  if (l1Weight + mseWeight <= 0)
+    throw new RangeError(`--l1-weight + --mse-weight must be > 0 (some reconstruction loss), got ${l1Weight} + ${mseWeight}`);
+  return { l1Weight, mseWeight };
 }
 
 function parseSizes(name: string, text: string, sep: string): [number, number][] {
@@ -125,6 +136,7 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
     crop: raw.crop === undefined ? undefined : parseCrop(String(raw.crop)),
     outDtype: outDtype(raw.outDtype),
     lr: positiveNumber('--lr', raw.lr ?? 2e-4),
+    ...lossWeights(raw),
     klWeight: positiveNumber('--kl-weight', raw.klWeight ?? 1e-6),
     seed: intOption('--seed', raw.seed ?? 0, 'an integer between 0 and 4294967295', (x) => x >= 0 && x <= 4294967295),
     maxMinutes: raw.maxMinutes === undefined ? undefined : positiveNumber('--max-minutes', raw.maxMinutes),
@@ -380,6 +392,8 @@ function registerTrainVae(program: Command): void {
     .option('--sizes <HxW,...>', 'clip sizes to draw from (multiples of 8)', '64x64,48x80,80x48,32x32')
     .option('--crop <HxW>', 'train on a random HxW window of each clip (drawn at its size)')
     .option('--lr <x>', 'AdamW learning rate', '2e-4')
+    .option('--l1-weight <x>', 'weight of the L1 reconstruction term', '1')
+    .option('--mse-weight <x>', 'weight of the MSE reconstruction term', '1')
     .option('--kl-weight <x>', 'weight of the KL term', '1e-6')
     .option('--seed <n>', 'seed for initialization, data and noise', '0')
     .option('--max-minutes <m>', 'stop after this much wall time (checkpoint and model are written)')
@@ -403,7 +417,7 @@ function registerTrainVae(program: Command): void {
         checkpointEvery: o.checkpointEvery,
         resume: o.resume,
         config: o.config,
-        train: { lr: o.lr, klWeight: o.klWeight },
+        train: { lr: o.lr, l1Weight: o.l1Weight, mseWeight: o.mseWeight, klWeight: o.klWeight },
         sampler: { batchSize: o.batchSize, frames: o.frames, sizes: o.sizes, ...(o.crop ? { crop: o.crop } : {}) },
         seed: o.seed,
         maxSeconds: o.maxMinutes === undefined ? undefined : o.maxMinutes * 60,

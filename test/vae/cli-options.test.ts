@@ -34,3 +34,15 @@ describe('train-vae --crop', () => {
     expect(() => parseTrainVaeOptions({ ...base, crop: '32x32,16x16' })).toThrow('--crop must be one HxW window (e.g. 32x32), got 32x32,16x16');
   });
 });
+
+describe('train-vae loss weights', () => {
+  it('default to L1 + MSE, and one of them must be > 0', () => {
+    const base = { data: 'world', out: 'x', steps: '1' };
+    expect(parseTrainVaeOptions(base)).toMatchObject({ l1Weight: 1, mseWeight: 1 });
+    expect(parseTrainVaeOptions({ ...base, l1Weight: '0', mseWeight: '2.5' })).toMatchObject({ l1Weight: 0, mseWeight: 2.5 });
+    expect(() => parseTrainVaeOptions({ ...base, l1Weight: '0', mseWeight: '0' })).toThrow(
+      '--l1-weight + --mse-weight must be > 0 (some reconstruction loss), got 0 + 0',
+    );
+    expect(() => parseTrainVaeOptions({ ...base, mseWeight: '-1' })).toThrow('--mse-weight must be a number >= 0, got -1');
+  });
+});
