@@ -8,15 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { opt } from './args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const T = await import(pathToFileURL(path.join(here, '..', 'dist', 'index.js')).href);
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const count = Number(opt('clips', 2000));
 if (!Number.isInteger(count) || count < 4) {
   console.error(`bench:vae-learning: --clips must be an integer >= 4, got ${opt('clips')}`);

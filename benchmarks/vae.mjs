@@ -8,16 +8,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { opt } from './args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const T = await import(pathToFileURL(path.join(here, '..', 'dist', 'index.js')).href);
 const { blockMeans, psnr, ssim } = T;
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const modelPath = opt('model', path.join(here, '..', 'models', 'vae-small.safetensors'));
 const nWorld = Number(opt('world', 16));
 const nFashion = Number(opt('fashion', 512));
