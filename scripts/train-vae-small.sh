@@ -10,16 +10,9 @@
 # and Fashion-MNIST's training split at 32x32, 3 world batches per Fashion-MNIST one.
 # Writes models/vae-small.safetensors (the committed weights) and
 # models/vae-small.ckpt (the checkpoint, not committed).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-MINUTES="${1:-55}"
-mkdir -p models
-npx tsup --silent >/dev/null
-node dist/cli.js train-vae \
-  --data world:3,fashion-mnist:1@32x32 --config small \
-  --steps "${STEPS:-12500}" --max-minutes "$MINUTES" \
+source "$(dirname "$0")/train-vae-recipe.sh"
+train_vae vae-small "${1:-55}" \
+  --data world:3,fashion-mnist:1@32x32 --config small --steps "${STEPS:-12500}" \
   --batch-size 4 --frames 9 --sizes 64x64 --crop 32x32 \
-  --lr "${LR:-1e-3}" --warmup 200 --cosine --kl-weight 1e-6 \
-  --checkpoint-every 500 --resume \
-  --out "${OUT:-models/vae-small.safetensors}" --out-dtype f16 --checkpoint "${CKPT:-models/vae-small.ckpt}"
-npm run --silent bench:vae -- --model "${OUT:-models/vae-small.safetensors}"
+  --lr "${LR:-1e-3}" --warmup 200 --cosine --kl-weight 1e-6 --checkpoint-every 500
+npm run --silent bench:vae -- --model "$MODEL"
