@@ -27,7 +27,7 @@ if (!existsSync(modelPath)) {
 }
 const vae = await T.Vae.load(modelPath);
 const info = await vae.info();
-console.log(`model ${path.basename(modelPath)}: ${(info.numParameters / 1e6).toFixed(2)}M parameters, x${info.config.spatialDown} spatial, x${info.config.temporalDown} temporal, ${info.config.latentChannels} latent channels${info.config.meanShortcut ? ", mean shortcut" : ""}; ${T.ops.getThreads()} threads`);
+console.log(`model ${path.basename(modelPath)}: ${(info.numParameters / 1e6).toFixed(2)}M parameters, x${info.config.spatialDown} spatial, x${info.config.temporalDown} temporal, ${info.config.latentChannels} latent channels${info.config.meanShortcut ? ", mean shortcut" : ""}${info.config.linearShortcut ? ", linear shortcut" : ""}; ${T.ops.getThreads()} threads`);
 
 async function measure(label, clips, batch) {
   let encMs = 0, decMs = 0, frames = 0, p = 0, s = 0, n = 0, floor = 0, se = 0, values = 0;

@@ -22,6 +22,7 @@ export {
   type VaeFramesCallback,
   type VaeFramesInfo,
   type VaeTileOption,
+  type VaeShortcutFit,
 } from './vae.js';
 export { saveLatent, loadLatent, serializeLatent, parseLatent, LATENT_FORMAT, type LatentFile } from './latent.js';
 export { framesToRgb, videoWriter, GifWriter, RawRgbWriter, type VideoWriter } from './video-writer.js';

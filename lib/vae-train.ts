@@ -3,9 +3,10 @@
 // most that many steps are ever lost), the model file at the end. A run resumed
 // from its checkpoint continues with the same batches and the same noise.
 import { existsSync } from 'node:fs';
+import type { NdArray } from './ops.js';
 import { clipSampler, type ClipSamplerOptions } from './data/index.js';
 import { checkInteger, checkOneOf, invalidParameter } from './validate.js';
-import { VAE_FILE_DTYPES, VaeTrainer, type VaeConfig, type VaeFileDtype, type VaeStepStats, type VaeTrainOptions } from './vae.js';
+import { VAE_FILE_DTYPES, VaeTrainer, type VaeConfig, type VaeFileDtype, type VaeShortcutFit, type VaeStepStats, type VaeTrainOptions } from './vae.js';
 
 export interface TrainVaeOptions {
   /** Training data: 'world', 'fashion-mnist', a folder of images and videos, or a weighted mix. */
@@ -33,6 +34,14 @@ export interface TrainVaeOptions {
   warmupSteps?: number;
   cosine?: boolean;
   minLrFraction?: number;
+  /**
+   * Batches fitted by the linear shortcut (`config.linearShortcut`) before the first step of a
+   * new run: training batches 0 .. n-1 of the sampler (default 200; 0 keeps the shortcut as
+   * the mean shortcut).
+   */
+  shortcutFitBatches?: number;
+  /** Called once the linear shortcut is fitted. */
+  onShortcutFit?: (fit: VaeShortcutFit) => void;
   /** Called after every step. */
   onStep?: (stats: VaeStepStats & { clipsPerSecond: number; source: string }) => void;
   /** Called after every checkpoint write. */
@@ -57,10 +66,17 @@ export async function trainVae(options: TrainVaeOptions): Promise<TrainVaeResult
   const outDtype = checkOneOf('outDtype', options.outDtype ?? 'f32', VAE_FILE_DTYPES);
   // The sampler validates its options before any model work starts.
   const sampler = clipSampler({ ...(options.sampler ?? {}), source: options.data, seed });
-  const trainer =
-    options.resume && existsSync(checkpoint)
-      ? await VaeTrainer.resume(checkpoint)
-      : await VaeTrainer.create(options.config ?? {}, { seed, train: { seed, ...(options.train ?? {}) } });
+  const fitBatches = checkInteger('shortcutFitBatches', options.shortcutFitBatches ?? 200, 0);
+  const resuming = options.resume === true && existsSync(checkpoint);
+  const trainer = resuming
+    ? await VaeTrainer.resume(checkpoint)
+    : await VaeTrainer.create(options.config ?? {}, { seed, train: { seed, ...(options.train ?? {}) } });
+  if (!resuming && options.config?.linearShortcut && fitBatches > 0) {
+    async function* batches(): AsyncGenerator<NdArray> {
+      for (let i = 0; i < fitBatches; i++) yield (await sampler.batch(i)).x;
+    }
+    options.onShortcutFit?.(await trainer.fitShortcut(batches()));
+  }
   let step = (await trainer.info()).steps;
   let last: VaeStepStats | undefined;
   const baseLr = options.train?.lr ?? 2e-4;

@@ -28,6 +28,26 @@ export interface VaeConfig {
    * Needs latentChannels >= inChannels.
    */
   meanShortcut?: boolean;
+  /**
+   * The linear shortcut (default false; excludes meanShortcut): every latent mean carries a
+   * fixed linear code of its cell (frame 0's inChannels x s x s pixels, then each group of
+   * temporalDown frames), added to what the encoder computes, and the decoder adds the
+   * code's reconstruction back. The optimizer never changes it: it starts as the mean
+   * shortcut, and `VaeTrainer.fitShortcut` (which `trainVae` runs before the first step) sets
+   * it to the principal components of training cells, so the model starts as the best
+   * linear code of its latent size and the network learns what is nonlinear.
+   */
+  linearShortcut?: boolean;
+}
+
+/** What `VaeTrainer.fitShortcut` saw and how well the fitted linear code alone reconstructs it. */
+export interface VaeShortcutFit {
+  /** Cells of frame 0 (one frame each) and of later groups of temporalDown frames. */
+  cellsFirst: number;
+  cellsRest: number;
+  /** Mean squared error per value of the linear code on those cells, and its PSNR (dB, data in [-1, 1]). */
+  mse: number;
+  psnr: number;
 }
 
 /** Loss weights and AdamW settings for training. */
@@ -156,6 +176,8 @@ interface NativeVaeModel {
   saveModel(path: string, dtype: VaeFileDtype): Promise<void>;
   saveCheckpoint(path: string): Promise<void>;
   setLearningRate(lr: number): Promise<void>;
+  shortcutAdd(x: NativeTensor): Promise<void>;
+  shortcutFit(): Promise<VaeShortcutFit>;
   info(): Promise<{ config: string; numParameters: number; steps: number; training: boolean }>;
 }
 
@@ -177,6 +199,7 @@ const CONFIG_KEYS: Record<keyof VaeConfig, string> = {
   midAttention: 'mid_attention',
   normEps: 'norm_eps',
   meanShortcut: 'mean_shortcut',
+  linearShortcut: 'linear_shortcut',
 };
 
 /** Number formats of a model file's weights. */
@@ -400,5 +423,23 @@ export class VaeTrainer extends Vae {
 
   setLearningRate(lr: number): Promise<void> {
     return this.handle.setLearningRate(checkNumber('lr', lr));
+  }
+
+  /**
+   * Fits the linear shortcut (`linearShortcut: true`) to clips [N, 3, T, H, W] in [-1, 1]
+   * (batches of any sizes the model accepts): the principal components of their latent
+   * cells become the shortcut, and the network's output layers start at zero, so the
+   * model starts as that linear code (docs/VAE.md, "The linear shortcut").
+   */
+  async fitShortcut(clips: Iterable<NdArray> | AsyncIterable<NdArray>): Promise<VaeShortcutFit> {
+    const { config } = await this.info();
+    if (!config.linearShortcut) throw invalidParameter('config.linearShortcut', 'true for fitShortcut', config.linearShortcut);
+    let n = 0;
+    for await (const x of clips) {
+      await this.handle.shortcutAdd(checkVideo(`clips[${n}]`, x));
+      n++;
+    }
+    if (n === 0) throw invalidParameter('clips', 'at least one batch', 'none');
+    return this.handle.shortcutFit();
   }
 }

@@ -36,6 +36,7 @@ export interface TrainVaeCliOptions {
   maxMinutes?: number;
   warmup: number;
   cosine: boolean;
+  shortcutFitBatches: number;
 }
 
 
@@ -122,6 +123,14 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
       throw new RangeError(`--config must be small, default or a JSON file of VAE options; reading ${c}: ${(e as Error).message}`);
     }
   }
+  if (raw.latentChannels !== undefined)
+    config.latentChannels = intOption('--latent-channels', raw.latentChannels, 'an integer between 1 and 1024', (x) => x >= 1 && x <= 1024);
+  if (raw.shortcut !== undefined) {
+    const v = String(raw.shortcut);
+    if (!['none', 'mean', 'linear'].includes(v)) throw new RangeError(`--shortcut must be none, mean or linear, got ${v}`);
+    config.meanShortcut = v === 'mean';
+    config.linearShortcut = v === 'linear';
+  }
   return {
     data,
     steps: intOption('--steps', raw.steps, 'an integer >= 1', (x) => x >= 1),
@@ -142,6 +151,7 @@ export function parseTrainVaeOptions(raw: Record<string, unknown>): TrainVaeCliO
     maxMinutes: raw.maxMinutes === undefined ? undefined : positiveNumber('--max-minutes', raw.maxMinutes),
     warmup: intOption('--warmup', raw.warmup ?? 0, 'an integer >= 0', (x) => x >= 0),
     cosine: raw.cosine === true,
+    shortcutFitBatches: intOption('--shortcut-fit-batches', raw.shortcutFitBatches ?? 200, 'an integer >= 0', (x) => x >= 0),
   };
 }
 
@@ -387,6 +397,8 @@ function registerTrainVae(program: Command): void {
     .option('--checkpoint-every <n>', 'steps between checkpoints', '100')
     .option('--resume', 'continue from the checkpoint if it exists', false)
     .option('--config <small|default|file.json>', 'architecture: small (trains on a CPU), default (61.6M params) or a JSON file', 'small')
+    .option('--latent-channels <n>', "latent channels (overrides the --config's)")
+    .option('--shortcut <none|mean|linear>', "the --config's shortcut replaced: none, the mean shortcut or the linear shortcut (fitted to data before step 1)")
     .option('--batch-size <n>', 'clips per batch', '4')
     .option('--frames <n>', 'frames per video clip (1 + 4k)', '9')
     .option('--sizes <HxW,...>', 'clip sizes to draw from (multiples of 8)', '64x64,48x80,80x48,32x32')
@@ -399,6 +411,7 @@ function registerTrainVae(program: Command): void {
     .option('--max-minutes <m>', 'stop after this much wall time (checkpoint and model are written)')
     .option('--warmup <n>', 'linear learning-rate warm-up steps', '0')
     .option('--cosine', 'cosine learning-rate decay to 10% at --steps', false)
+    .option('--shortcut-fit-batches <n>', 'batches the linear shortcut (config linearShortcut) is fitted to before step 1', '200')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseTrainVaeOptions(raw);
       const bar = new SingleBar({
@@ -423,6 +436,11 @@ function registerTrainVae(program: Command): void {
         maxSeconds: o.maxMinutes === undefined ? undefined : o.maxMinutes * 60,
         warmupSteps: o.warmup,
         cosine: o.cosine,
+        shortcutFitBatches: o.shortcutFitBatches,
+        onShortcutFit: (f) =>
+          process.stdout.write(
+            `linear shortcut fitted to ${f.cellsFirst} + ${f.cellsRest} cells: the linear code alone gives PSNR ${f.psnr.toFixed(2)} dB on them\n`,
+          ),
         onStep: (s) => {
           const payload = { loss: s.loss.toFixed(4), psnr: s.psnr.toFixed(2), rate: s.clipsPerSecond.toFixed(2), source: s.source };
           if (!started) {

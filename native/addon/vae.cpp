@@ -11,6 +11,7 @@
 #include "addon/js.h"
 #include "core/autograd.h"
 #include "models/vae.h"
+#include "models/vae_shortcut.h"
 #include "models/vae_trainer.h"
 
 namespace tessera_js {
@@ -27,6 +28,7 @@ struct VaeState {
   std::mutex mu;
   std::unique_ptr<Vae> vae;          // inference model (load / create without training)
   std::unique_ptr<VaeTrainer> trainer;  // or a trainer, which owns its model
+  std::unique_ptr<tessera::models::LinearShortcutFit> shortcut_fit;  // between shortcutAdd and shortcutFit
   Vae& model() {
     if (trainer) return trainer->model();
     TS_CHECK(vae != nullptr, tessera::ErrorCode::InvalidArgument, "the VAE is not initialized (create, load or resume it first)");
@@ -321,6 +323,8 @@ class VaeModel : public Napi::ObjectWrap<VaeModel> {
                         InstanceMethod("saveModel", &VaeModel::SaveModel),
                         InstanceMethod("saveCheckpoint", &VaeModel::SaveCheckpoint),
                         InstanceMethod("setLearningRate", &VaeModel::SetLearningRate),
+                        InstanceMethod("shortcutAdd", &VaeModel::ShortcutAdd),
+                        InstanceMethod("shortcutFit", &VaeModel::ShortcutFit),
                         InstanceMethod("info", &VaeModel::Info)});
   }
   explicit VaeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VaeModel>(info), state_(std::make_shared<VaeState>()) {}
@@ -472,6 +476,35 @@ class VaeModel : public Napi::ObjectWrap<VaeModel> {
       TS_CHECK(s.trainer != nullptr, tessera::ErrorCode::InvalidArgument, "setLearningRate: not a trainer");
       s.trainer->set_lr(lr);
     });
+  }
+  // shortcutAdd(x): x's latent cells join the linear shortcut's statistics (models/vae_shortcut.h).
+  Napi::Value ShortcutAdd(const Napi::CallbackInfo& info) {
+    Tensor x = tensor_from_js(info[0], "clips");
+    return run(info.Env(), [=](VaeState& s) {
+      if (!s.shortcut_fit) s.shortcut_fit = std::make_unique<tessera::models::LinearShortcutFit>(s.model().config());
+      s.shortcut_fit->add(x);
+    });
+  }
+  // shortcutFit() -> {cellsFirst, cellsRest, mse, psnr}: sets the shortcut from the
+  // statistics and forgets them.
+  Napi::Value ShortcutFit(const Napi::CallbackInfo& info) {
+    auto out = std::make_shared<tessera::models::LinearShortcutFitResult>();
+    return run(
+        info.Env(),
+        [=](VaeState& s) {
+          TS_CHECK(s.shortcut_fit != nullptr, tessera::ErrorCode::InvalidArgument,
+                   "shortcutFit: no clips were added (call shortcutAdd first)");
+          *out = s.shortcut_fit->apply(s.model());
+          s.shortcut_fit.reset();
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("cellsFirst", double(out->cells_first));
+          o.Set("cellsRest", double(out->cells_rest));
+          o.Set("mse", out->mse);
+          o.Set("psnr", out->psnr);
+          return o;
+        });
   }
   // info() -> {config (JSON), numParameters, steps, training}; waits for no running call
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -65,6 +65,9 @@ void VaeConfig::validate() const {
   TS_CHECK_ARG(!mean_shortcut || latent_channels >= in_channels,
                "VaeConfig: mean_shortcut needs latent_channels >= in_channels (the block means of the ", in_channels,
                " input channels go to the first latent channels), got latent_channels ", latent_channels);
+  TS_CHECK_ARG(!(mean_shortcut && linear_shortcut),
+               "VaeConfig: mean_shortcut and linear_shortcut exclude each other (the linear shortcut starts as the "
+               "mean shortcut and replaces it), got both true");
   // log2(td) <= 2 <= L - 1 downsamples: always room for the temporal ones.
 }
 
@@ -98,6 +101,7 @@ std::string VaeConfig::to_json() const {
   s += std::string(",\"mid_attention\":") + (mid_attention ? "true" : "false");
   s += ",\"norm_eps\":" + json_number(norm_eps);
   s += std::string(",\"mean_shortcut\":") + (mean_shortcut ? "true" : "false");
+  s += std::string(",\"linear_shortcut\":") + (linear_shortcut ? "true" : "false");
   return s + "}";
 }
 
@@ -130,6 +134,9 @@ VaeConfig VaeConfig::from_json(const std::string& text) {
     } else if (k == "mean_shortcut") {
       TS_CHECK(v.kind == Json::Bool, ErrorCode::Format, "VaeConfig JSON: mean_shortcut must be true or false");
       c.mean_shortcut = v.b;
+    } else if (k == "linear_shortcut") {
+      TS_CHECK(v.kind == Json::Bool, ErrorCode::Format, "VaeConfig JSON: linear_shortcut must be true or false");
+      c.linear_shortcut = v.b;
     } else if (k == "norm_eps") {
       TS_CHECK(v.kind == Json::Number, ErrorCode::Format, "VaeConfig JSON: norm_eps must be a number");
       c.norm_eps = v.num;
@@ -185,6 +192,20 @@ class Builder {
     a.v = conv(name + ".v", c, c, 1);
     a.proj_out = conv(name + ".proj_out", c, c, 1);
     return a;
+  }
+  // The linear shortcut of one cell shape (vae_net::CellLinear), as the mean shortcut:
+  // latent channel l < min(L, C) is the mean of input channel l over the cell (encoder)
+  // and is added to every value of channel l in the cell (decoder); all else zero.
+  CellLinear cell_linear(const std::string& name, const VaeConfig& c, int64_t t, bool encoder) {
+    const int64_t L = c.latent_channels, C = c.in_channels, s = c.spatial_down, per = t * s * s;
+    Tensor w = Tensor::zeros({L, C, t, s, s});
+    float* p = w.f32();
+    for (int64_t l = 0; l < std::min(L, C); ++l)
+      for (int64_t i = 0; i < per; ++i) p[(l * C + l) * per + i] = encoder ? float(1.0 / double(per)) : 1.0f;
+    CellLinear cl;
+    cl.w = add(name + ".weight", std::move(w));
+    cl.b = add(name + ".bias", encoder ? Tensor::zeros({L}) : Tensor::zeros({C, t, s, s}));
+    return cl;
   }
   Mid mid(const std::string& name, int64_t c, bool attention) {
     Mid m;
@@ -253,6 +274,10 @@ Vae::Vae(const VaeConfig& config, uint64_t seed, bool init) : impl_(std::make_un
   m.enc_mid = b.mid("encoder.mid", cin, c.mid_attention);
   m.enc_norm_out = b.norm("encoder.norm_out", cin);
   m.enc_conv_out = b.conv("encoder.conv_out", cin, 2 * c.latent_channels, 3);
+  if (c.linear_shortcut) {
+    m.linear.enc_first = b.cell_linear("encoder.shortcut.first", c, 1, true);
+    m.linear.enc_rest = b.cell_linear("encoder.shortcut.rest", c, c.temporal_down, true);
+  }
   // The logvar half of the moments starts at kLogvarInit (std 0.05) instead of ~0: with
   // the default init the mean is ~0.2 in size, so unit posterior noise would drown it and
   // the encoder would spend its first thousands of steps growing past the noise.
@@ -281,6 +306,10 @@ Vae::Vae(const VaeConfig& config, uint64_t seed, bool init) : impl_(std::make_un
   }
   m.dec_norm_out = b.norm("decoder.norm_out", c.channels(0));
   m.dec_conv_out = b.conv("decoder.conv_out", c.channels(0), c.in_channels, 3);
+  if (c.linear_shortcut) {
+    m.linear.dec_first = b.cell_linear("decoder.shortcut.first", c, 1, false);
+    m.linear.dec_rest = b.cell_linear("decoder.shortcut.rest", c, c.temporal_down, false);
+  }
 }
 
 Vae::~Vae() = default;

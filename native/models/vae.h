@@ -75,6 +75,17 @@ struct VaeConfig {
   // block-mean image instead of absolute colour through the bottleneck. Needs
   // latent_channels >= in_channels.
   bool mean_shortcut = false;
+  // The linear shortcut, a learned-free generalization of the mean shortcut: the encoder
+  // adds to all latent_channels means a fixed linear code of each latent cell (frame 0's
+  // in_channels x sd x sd values, then each group of td frames' in_channels x td x sd x sd),
+  // W v + b, and the decoder adds back U^T z + c, spread over the cell. The weights are
+  // parameters ("encoder.shortcut.{first,rest}", "decoder.shortcut.{first,rest}") that the
+  // optimizer never changes: they start as the mean shortcut (W averages channel c into
+  // latent channel c < in_channels) and LinearShortcutFit (models/vae_shortcut.h) sets them
+  // to the principal components of training cells, so that the model starts as the best
+  // linear code of its latent size and the network learns only what is nonlinear.
+  // Excludes mean_shortcut.
+  bool linear_shortcut = false;
 
   // Throws InvalidArgument naming the first broken rule and its value.
   void validate() const;

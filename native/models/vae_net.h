@@ -61,6 +61,17 @@ struct Mid {
   bool has_attn = false;
   Attn attn_1;
 };
+// The linear shortcut (VaeConfig::linear_shortcut) of one cell shape, t = 1 (frame 0) or
+// td (the later groups), D = C t s s values per cell in the order (c, t, y, x):
+//   encoder: w [L, C, t, s, s], b [L]          z_cell = w v + b       (a Conv3d, stride = kernel)
+//   decoder: w [L, C, t, s, s], b [C, t, s, s] v = w^T z_cell + b     (a ConvTranspose3d, per-value bias)
+struct CellLinear {
+  Var w, b;
+};
+struct LinearShortcut {
+  CellLinear enc_first, enc_rest, dec_first, dec_rest;
+};
+
 struct Level {
   std::vector<ResBlock> block;
   bool has_resample = false;  // downsample (encoder) or upsample (decoder) after the blocks
@@ -169,10 +180,71 @@ struct Net {
   //   m[n, c, 0, i, j] = mean over (y, x) in the block (i, j) of x[n, c, 0, y, x]
   //   m[n, c, k, i, j] = mean over frames 1 + td (k-1) .. td k and the block (i, j)   (k >= 1)
   // [N, C, T, H, W] -> [N, C, 1 + (T-1)/td, H/s, W/s], as reshape + mean (autograd gives the
-  // backward). In stream mode the frames of an unfinished group wait in the slot for the
-  // next chunk; an undefined Var when this chunk completes no group (then the encoder's
-  // stride-2 convs complete no latent frame either: both finish latent frame k at frame td k).
+  // backward); stream mode as in block_cells.
   Var block_mean(const Var& x, int64_t td, int64_t s) const {
+    return block_cells(x, td, [&](const Var& v, int64_t g, int64_t t, bool) {
+      // [N, C, g t, H, W] -> [N, C, g, H/s, W/s]
+      const Shape sh = v.shape();
+      Var blocks = reshape(v, {sh[0], sh[1], g, t, sh[3] / s, s, sh[4] / s, s});
+      return apply1("mean", {blocks}, {{"dims", Ints{3, 5, 7}}});
+    });
+  }
+
+  // The linear shortcut, encoder half: each cell's values through its CellLinear,
+  // [N, C, T, H, W] -> [N, L, 1 + (T-1)/td, H/s, W/s] (stream mode as in block_cells).
+  Var linear_cells(const LinearShortcut& ls, const Var& x, int64_t td, int64_t s) const {
+    return block_cells(x, td, [&](const Var& v, int64_t g, int64_t t, bool first_frame) {
+      return cells_to_latent(first_frame ? ls.enc_first : ls.enc_rest, v, g, t, s);
+    });
+  }
+
+  // Latent cells of v [N, C, g t, H, W] (g groups of t frames, s x s pixels) as rows of
+  // C t s s values (c, t, y, x), times e.w^T plus e.b: [N, L, g, H/s, W/s]. The weights
+  // enter as constants (no gradient: the optimizer never changes the shortcut).
+  static Var cells_to_latent(const CellLinear& e, const Var& v, int64_t g, int64_t t, int64_t s) {
+    const Shape sh = v.shape();
+    const int64_t N = sh[0], C = sh[1], h = sh[3] / s, w = sh[4] / s, L = e.w.shape()[0], D = C * t * s * s;
+    Var rows = reshape(permute(reshape(v, {N, C, g, t, h, s, w, s}), {0, 2, 4, 6, 1, 3, 5, 7}), {N * g * h * w, D});
+    Var out = apply1("matmul", {rows, reshape(Var(e.w.value(), false), {L, D}), Var(e.b.value(), false)},
+                     {{"transB", true}});
+    return permute(reshape(out, {N, g, h, w, L}), {0, 4, 1, 2, 3});
+  }
+
+  // The decoder half: z [N, L, g, h, w] -> [N, C, g t, h s, w s], each latent cell's
+  // d.w^T z + d.b spread over its t x s x s block.
+  static Var latent_to_cells(const CellLinear& d, const Var& z, int64_t t, int64_t s) {
+    const Shape sh = z.shape();
+    const int64_t N = sh[0], L = sh[1], g = sh[2], h = sh[3], w = sh[4];
+    const int64_t C = d.w.shape()[1], D = C * t * s * s;
+    Var rows = reshape(permute(z, {0, 2, 3, 4, 1}), {N * g * h * w, L});
+    Var out = apply1("matmul", {rows, reshape(Var(d.w.value(), false), {L, D}), reshape(Var(d.b.value(), false), {D})});
+    return reshape(permute(reshape(out, {N, g, h, w, C, t, s, s}), {0, 4, 1, 5, 2, 6, 3, 7}), {N, C, g * t, h * s, w * s});
+  }
+
+  // The decoder half over a chunk: frame 0's latent frame (the first chunk's first) through
+  // dec_first, every other through dec_rest: [N, L, t, h, w] -> [N, C, 1 + td (t-1), H, W]
+  // (td t after the first chunk).
+  Var linear_uncells(const LinearShortcut& ls, const Var& z, int64_t td, int64_t s) const {
+    bool first = true;
+    if (cache) {
+      StreamSlot& slot = cache->take();
+      first = !slot.started;
+      slot.started = true;
+    }
+    const int64_t t = z.shape()[2];
+    std::vector<Var> parts;
+    if (first) parts.push_back(latent_to_cells(ls.dec_first, t == 1 ? z : slice(z, 2, 0, 1), 1, s));
+    if (t > (first ? 1 : 0)) parts.push_back(latent_to_cells(ls.dec_rest, first ? slice(z, 2, 1, t) : z, td, s));
+    return parts.size() == 1 ? parts[0] : apply1("concat", parts, {{"dim", 2.0}});
+  }
+
+  // Frame 0 alone, then groups of td frames, each part coded by `code(part, groups,
+  // frames per group, is frame 0)`, concatenated over time. In stream mode the frames of
+  // an unfinished group wait in the slot for the next chunk; an undefined Var when this
+  // chunk completes no group (then the encoder's stride-2 convs complete no latent frame
+  // either: both finish latent frame k at frame td k).
+  template <class Code>
+  Var block_cells(const Var& x, int64_t td, const Code& code) const {
     Var frames = x;
     bool first = true;
     StreamSlot* slot = nullptr;
@@ -186,13 +258,9 @@ struct Net {
     const int64_t n = sh[2], lead = first ? 1 : 0;
     const int64_t groups = (n - lead) / td, used = lead + groups * td;
     if (slot) slot->tail = used < n ? frames.value().slice(2, used, n).contiguous() : Tensor();
-    auto pool = [&](const Var& v, int64_t g, int64_t t) {  // [N, C, g t, H, W] -> [N, C, g, H/s, W/s]
-      Var blocks = reshape(v, {sh[0], sh[1], g, t, sh[3] / s, s, sh[4] / s, s});
-      return apply1("mean", {blocks}, {{"dims", Ints{3, 5, 7}}});
-    };
     std::vector<Var> parts;
-    if (lead) parts.push_back(pool(slice(frames, 2, 0, 1), 1, 1));
-    if (groups) parts.push_back(pool(lead || used < n ? slice(frames, 2, lead, used) : frames, groups, td));
+    if (lead) parts.push_back(code(n == 1 ? frames : slice(frames, 2, 0, 1), 1, 1, true));
+    if (groups) parts.push_back(code(lead || used < n ? slice(frames, 2, lead, used) : frames, groups, td, false));
     if (parts.empty()) return Var();
     return parts.size() == 1 ? parts[0] : apply1("concat", parts, {{"dim", 2.0}});
   }
@@ -249,6 +317,7 @@ struct Vae::Impl {
   vae_net::Mid dec_mid;
   std::vector<vae_net::Level> up;  // indexed by level, run from the top level down
   vae_net::Norm dec_norm_out;
+  vae_net::LinearShortcut linear;  // when config.linear_shortcut
 
   vae_net::Net net(vae_net::StreamCache* cache = nullptr) const {
     return vae_net::Net{config.norm_groups, config.norm_eps, cache};
@@ -257,7 +326,10 @@ struct Vae::Impl {
   // The encoder up to the moments [N, 2L, t, h, w] (mean | raw logvar); in stream mode an
   // undefined Var when this chunk completes no latent frame.
   Var encoder(const vae_net::Net& net, const Var& x) const {
-    const Var shortcut = config.mean_shortcut ? net.block_mean(x, config.temporal_down, config.spatial_down) : Var();
+    const int64_t td = config.temporal_down, sd = config.spatial_down;
+    const Var shortcut = config.mean_shortcut     ? net.block_mean(x, td, sd)
+                         : config.linear_shortcut ? net.linear_cells(linear, x, td, sd)
+                                                  : Var();
     Var h = net.conv(enc_conv_in, x);
     for (const vae_net::Level& l : down) {
       for (const vae_net::ResBlock& r : l.block) h = net.res(r, h);
@@ -268,21 +340,22 @@ struct Vae::Impl {
     }
     h = net.mid(enc_mid, h);
     Var moments = net.out(enc_norm_out, enc_conv_out, h);
-    if (!config.mean_shortcut) return moments;
-    // The block means go to mean channels [0, in_channels): moments + [means | zeros].
+    if (!config.mean_shortcut && !config.linear_shortcut) return moments;
+    // The shortcut goes to the first mean channels (the block means: in_channels of them;
+    // the linear code: all L): moments + [shortcut | zeros].
     const Shape ms = moments.shape();
     TS_CHECK(shortcut.defined() && shortcut.shape()[2] == ms[2], ErrorCode::Internal,
-             "Vae encoder: the mean shortcut and the encoder disagree on the latent frames of this chunk");
-    const Var zeros(Tensor::zeros({ms[0], ms[1] - config.in_channels, ms[2], ms[3], ms[4]}, DType::F32,
+             "Vae encoder: the shortcut and the encoder disagree on the latent frames of this chunk");
+    const Var zeros(Tensor::zeros({ms[0], ms[1] - shortcut.shape()[1], ms[2], ms[3], ms[4]}, DType::F32,
                                   moments.value().device()));
     return vae_net::add(moments, apply1("concat", {shortcut, zeros}, {{"dim", 1.0}}));
   }
 
   Var decoder(const vae_net::Net& net, const Var& z) const {
-    const Var shortcut = config.mean_shortcut
-                             ? net.block_repeat(vae_net::slice(z, 1, 0, config.in_channels), config.temporal_down,
-                                                config.spatial_down)
-                             : Var();
+    const int64_t td = config.temporal_down, sd = config.spatial_down;
+    const Var shortcut = config.mean_shortcut ? net.block_repeat(vae_net::slice(z, 1, 0, config.in_channels), td, sd)
+                         : config.linear_shortcut ? net.linear_uncells(linear, z, td, sd)
+                                                  : Var();
     Var h = net.mid(dec_mid, net.conv(dec_conv_in, z));
     for (int i = int(up.size()) - 1; i >= 0; --i) {
       const vae_net::Level& l = up[size_t(i)];

@@ -33,17 +33,7 @@ using tessera_test::throws_with;
 
 // ---- helpers --------------------------------------------------------------------
 
-static VaeConfig tiny_config() {
-  VaeConfig c;
-  c.latent_channels = 4;
-  c.base_channels = 8;
-  c.channel_mult = {1, 2, 2};
-  c.num_res_blocks = 1;
-  c.spatial_down = 4;
-  c.temporal_down = 2;
-  c.norm_groups = 4;
-  return c;
-}
+static VaeConfig tiny_config() { return tessera_test::tiny_vae_config(); }
 
 static Var slice_frames(const Var& x, int64_t start, int64_t end) {
   return Var(x.value().slice(2, start, end).contiguous());
@@ -131,8 +121,10 @@ static void run_reference_case(const std::string& model, const std::string& c) {
   check("out.kl", out.kl.value().reshape({}));
   check("grad.x", x.grad());
   for (auto& kv : vae.named_parameters()) {
-    CHECK(kv.second.grad().defined());
-    if (kv.second.grad().defined()) check("grad." + kv.first, kv.second.grad());
+    // The linear shortcut is never trained: no gradient reaches it (nor the reference's).
+    const bool trained = kv.first.find(".shortcut.") == std::string::npos;
+    CHECK(kv.second.grad().defined() == trained);
+    if (trained && kv.second.grad().defined()) check("grad." + kv.first, kv.second.grad());
   }
   // Every reference tensor was compared.
   int expected = 0;
@@ -148,7 +140,7 @@ static void run_reference_case(const std::string& model, const std::string& c) {
 
 // The model file holds the reference's state_dict; names, order and shapes match ours.
 TEST_CASE(parameter_names_match_the_reference) {
-  for (const char* model : {"tiny_a", "tiny_b", "tiny_c"}) {
+  for (const char* model : {"tiny_a", "tiny_b", "tiny_c", "tiny_d"}) {
     SafetensorsFile f = read_safetensors(fixture(std::string(model) + ".weights.safetensors"));
     Vae vae(VaeConfig::from_json(f.metadata.at("config")), 1);
     const auto& params = vae.named_parameters();
@@ -177,6 +169,8 @@ TEST_CASE(matches_reference_tiny_a_image) { run_reference_case("tiny_a", "image"
 TEST_CASE(matches_reference_tiny_b_video) { run_reference_case("tiny_b", "video"); }
 TEST_CASE(matches_reference_tiny_c_video) { run_reference_case("tiny_c", "video"); }
 TEST_CASE(matches_reference_tiny_c_image) { run_reference_case("tiny_c", "image"); }
+TEST_CASE(matches_reference_tiny_d_video) { run_reference_case("tiny_d", "video"); }
+TEST_CASE(matches_reference_tiny_d_image) { run_reference_case("tiny_d", "image"); }
 
 // ---- config and input rules -------------------------------------------------------------
 
@@ -208,6 +202,15 @@ TEST_CASE(config_rules) {
   c.mean_shortcut = true;
   c.latent_channels = 2;
   CHECK(throws_with([&] { c.validate(); }, IA, {"mean_shortcut needs latent_channels >= in_channels", "got latent_channels 2"}));
+  c = d;
+  c.mean_shortcut = c.linear_shortcut = true;
+  CHECK(throws_with([&] { c.validate(); }, IA, {"mean_shortcut and linear_shortcut exclude each other", "got both true"}));
+  c = tiny_config();
+  c.linear_shortcut = true;
+  CHECK(VaeConfig::from_json(c.to_json()).linear_shortcut);
+  CHECK(!VaeConfig::from_json("{\"spatial_down\":8}").linear_shortcut);
+  CHECK(throws_with([] { VaeConfig::from_json("{\"linear_shortcut\":1}"); }, ErrorCode::Format,
+                    {"linear_shortcut must be true or false"}));
   // JSON round trip, strictness.
   c = tiny_config();
   c.mid_attention = false;

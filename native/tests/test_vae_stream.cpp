@@ -72,7 +72,7 @@ static Tensor smooth_video(int64_t N, int64_t T, int64_t H, int64_t W, double ph
 // the frames reaching the sink in order; a VaeDecodeStream fed irregular pieces too.
 TEST_CASE(chunked_decode_equals_whole) {
   NoGradGuard ng;
-  for (const char* model : {"tiny_a", "tiny_b", "tiny_c"}) {
+  for (const char* model : {"tiny_a", "tiny_b", "tiny_c", "tiny_d"}) {
     Vae vae = Vae::load(fixture(std::string(model) + ".weights.safetensors"));
     const int64_t td = vae.config().temporal_down;
     Tensor z = Tensor::randn({2, vae.config().latent_channels, 7, 3, 4}, 51);
@@ -116,7 +116,7 @@ TEST_CASE(chunked_decode_equals_whole) {
 // arbitrary pieces returns each latent frame as soon as its last video frame arrived.
 TEST_CASE(chunked_encode_equals_whole) {
   NoGradGuard ng;
-  for (const char* model : {"tiny_a", "tiny_b", "tiny_c"}) {
+  for (const char* model : {"tiny_a", "tiny_b", "tiny_c", "tiny_d"}) {
     Vae vae = Vae::load(fixture(std::string(model) + ".weights.safetensors"));
     const int64_t td = vae.config().temporal_down;
     const int64_t T = 1 + td * 6;
@@ -160,15 +160,7 @@ TEST_CASE(chunked_encode_equals_whole) {
 // the video too. Built once, shared by the tiling tests.
 static Vae& trained_tiny() {
   static Vae* vae = [] {
-    VaeConfig c;
-    c.latent_channels = 4;
-    c.base_channels = 8;
-    c.channel_mult = {1, 2, 2};
-    c.num_res_blocks = 1;
-    c.spatial_down = 4;
-    c.temporal_down = 2;
-    c.norm_groups = 4;
-    auto* v = new Vae(c, 11);
+    auto* v = new Vae(tessera_test::tiny_vae_config(), 11);
     AdamW opt(v->parameters(), AdamWConfig{2e-3, 0.9, 0.999, 1e-8, 0.0});
     for (int step = 0; step < 60; ++step) {
       Tensor x = smooth_video(2, 5, 32, 32, 0.37 * step);

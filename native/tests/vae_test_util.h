@@ -10,8 +10,23 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "models/vae.h"
 
 namespace tessera_test {
+
+// The tiny config the native VAE tests share: base 8, mult [1, 2, 2], one ResBlock, x4
+// spatial, x2 temporal, 4 latent channels, 4 groups (a step takes milliseconds).
+inline tessera::models::VaeConfig tiny_vae_config() {
+  tessera::models::VaeConfig c;
+  c.latent_channels = 4;
+  c.base_channels = 8;
+  c.channel_mult = {1, 2, 2};
+  c.num_res_blocks = 1;
+  c.spatial_down = 4;
+  c.temporal_down = 2;
+  c.norm_groups = 4;
+  return c;
+}
 
 // The fixture folder: $TESSERA_VAE_FIXTURES, else argv[1], else <source tree>/test/fixtures/vae
 // (from this header's path). Set once by set_vae_fixture_dir in main.

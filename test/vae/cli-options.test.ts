@@ -46,3 +46,20 @@ describe('train-vae loss weights', () => {
     expect(() => parseTrainVaeOptions({ ...base, mseWeight: '-1' })).toThrow('--mse-weight must be a number >= 0, got -1');
   });
 });
+
+describe('train-vae latent channels and shortcut', () => {
+  it('override the --config, and bad values name the option and the rule', () => {
+    const base = { data: 'world', out: 'x', steps: '1' };
+    expect(parseTrainVaeOptions(base).config).toMatchObject({ latentChannels: 8, meanShortcut: true });
+    expect(parseTrainVaeOptions({ ...base, latentChannels: '16', shortcut: 'linear' }).config).toMatchObject({
+      latentChannels: 16,
+      meanShortcut: false,
+      linearShortcut: true,
+    });
+    expect(parseTrainVaeOptions({ ...base, shortcut: 'none' }).config).toMatchObject({ meanShortcut: false, linearShortcut: false });
+    expect(parseTrainVaeOptions(base).shortcutFitBatches).toBe(200);
+    expect(() => parseTrainVaeOptions({ ...base, shortcut: 'pca' })).toThrow('--shortcut must be none, mean or linear, got pca');
+    expect(() => parseTrainVaeOptions({ ...base, latentChannels: '0' })).toThrow(/--latent-channels must be an integer between 1 and 1024/);
+    expect(() => parseTrainVaeOptions({ ...base, shortcutFitBatches: '-2' })).toThrow(/--shortcut-fit-batches must be an integer >= 0/);
+  });
+});
