@@ -27,4 +27,4 @@ export {
 export { saveLatent, loadLatent, serializeLatent, parseLatent, LATENT_FORMAT, type LatentFile } from './latent.js';
 export { framesToRgb, videoWriter, GifWriter, RawRgbWriter, type VideoWriter } from './video-writer.js';
 export { trainVae, type TrainVaeOptions, type TrainVaeResult } from './vae-train.js';
-export { blockMeans, psnr, ssim } from './metrics.js';
+export { blockMeans, meanClipPsnr, psnr, ssim } from './metrics.js';

@@ -19,6 +19,30 @@ export function psnr(a: NdArray, b: NdArray): number {
   return mse > 0 ? 10 * Math.log10(4 / mse) : Infinity;
 }
 
+/**
+ * PSNR as bench:vae reports it, as codec benchmarks do: each clip's own PSNR (clips along
+ * dim 0), capped at `cap` dB (default 99, so a perfect clip does not make the mean
+ * infinite), then the mean over clips. It weighs every clip alike; `psnr` of the whole
+ * batch (the pooled error) weighs the clips with the largest errors more.
+ */
+export function meanClipPsnr(a: NdArray, b: NdArray, cap = 99): number {
+  sameShape(a, b);
+  const n = a.shape[0] ?? 1;
+  if (n < 1) throw new RangeError(`meanClipPsnr needs at least one clip along dim 0, got shape [${a.shape.join(', ')}]`);
+  const size = a.data.length / n;
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    let se = 0;
+    for (let i = k * size; i < (k + 1) * size; i++) {
+      const d = a.data[i]! - b.data[i]!;
+      se += d * d;
+    }
+    const mse = se / Math.max(1, size);
+    sum += mse > 0 ? Math.min(cap, 10 * Math.log10(4 / mse)) : cap;
+  }
+  return sum / n;
+}
+
 const WINDOW = (() => {
   // 11-tap Gaussian, sigma 1.5 (Wang et al. 2004), normalized.
   const w = new Float64Array(11);

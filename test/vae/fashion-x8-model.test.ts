@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { blockMeans, data, ndarray, psnr, SMALL_VAE_CONFIG, Vae } from '../../lib/index.js';
+import { blockMeans, data, meanClipPsnr, ndarray, psnr, SMALL_VAE_CONFIG, Vae } from '../../lib/index.js';
 
 const modelPath = join(import.meta.dirname, '..', '..', 'models', 'vae-fashion-x8.safetensors');
 const haveFashion = existsSync(join(data.FASHION_MNIST_ROOT, 't10k-images-idx3-ubyte.gz'));
@@ -23,14 +23,8 @@ describe.skipIf(!existsSync(modelPath) || !haveFashion)('committed Fashion-MNIST
     expect(mean.shape).toEqual([n, 8, 1, 4, 4]);
     const y = await vae.decode(mean);
     // PSNR as bench:vae reports it: each image's own, then the mean over images.
-    const size = 3 * 32 * 32;
-    const image = (a: typeof x, i: number) => ndarray(a.data.subarray(i * size, (i + 1) * size), [1, 3, 1, 32, 32]);
-    let model = 0;
-    let floor = 0;
-    for (let i = 0; i < n; i++) {
-      model += Math.min(psnr(image(x, i), image(y, i)), 99) / n;
-      floor += Math.min(psnr(image(x, i), blockMeans(image(x, i), 8, 4)), 99) / n;
-    }
+    const model = meanClipPsnr(x, y);
+    const floor = meanClipPsnr(x, blockMeans(x, 8, 4));
     const pooled = psnr(x, y);
     console.log(
       `fashion-mnist 32x32 at x8, ${n} test images: ${model.toFixed(2)} dB (of the pooled error ${pooled.toFixed(2)} dB; block means alone ${floor.toFixed(2)} dB)`,

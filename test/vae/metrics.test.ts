@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ndarray } from '../../lib/index.js';
-import { blockMeans, psnr, ssim } from '../../lib/metrics.js';
+import { blockMeans, meanClipPsnr, psnr, ssim } from '../../lib/metrics.js';
 
 const img = (f: (i: number) => number, shape = [1, 3, 2, 16, 16]) =>
   ndarray(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => f(i)), shape);
@@ -24,6 +24,16 @@ describe('psnr / ssim', () => {
     const shifted = img((i) => x.data[i]! + 0.05);
     expect(psnr(x, noisy)).toBeCloseTo(psnr(x, shifted), 6);
     expect(ssim(x, noisy)).toBeLessThan(ssim(x, shifted));
+  });
+  it('meanClipPsnr: the mean of each clip\'s PSNR, capped, beside the pooled PSNR', () => {
+    // clip 0 off by 0.1 everywhere (20 dB), clip 1 off by 0.01 (40 dB), clip 2 exact (capped)
+    const a = img((i) => Math.cos(i * 0.31) * 0.5, [3, 3, 1, 4, 4]);
+    const b = img((i) => a.data[i]! + [0.1, 0.01, 0][Math.floor(i / 48)]!, [3, 3, 1, 4, 4]);
+    const db = (e: number) => 10 * Math.log10(4 / (e * e));
+    expect(meanClipPsnr(a, b)).toBeCloseTo((db(0.1) + db(0.01) + 99) / 3, 4);
+    expect(meanClipPsnr(a, b, 60)).toBeCloseTo((db(0.1) + db(0.01) + 60) / 3, 4);
+    expect(psnr(a, b)).toBeCloseTo(10 * Math.log10(4 / ((0.01 + 0.0001) / 3)), 4); // pooled: the worst clip dominates
+    expect(() => meanClipPsnr(a, img(() => 0, [3, 3, 1, 4, 2]))).toThrow(/shapes differ/);
   });
   it('rejects different shapes', () => {
     expect(() => psnr(x, img(() => 0, [1, 3, 2, 16, 8]))).toThrow(/shapes differ/);
