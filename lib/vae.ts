@@ -176,7 +176,7 @@ interface NativeVaeModel {
   saveModel(path: string, dtype: VaeFileDtype): Promise<void>;
   saveCheckpoint(path: string): Promise<void>;
   setLearningRate(lr: number): Promise<void>;
-  shortcutAdd(x: NativeTensor): Promise<void>;
+  shortcutAdd(x: NativeTensor, restart: boolean): Promise<void>;
   shortcutFit(): Promise<VaeShortcutFit>;
   info(): Promise<{ config: string; numParameters: number; steps: number; training: boolean }>;
 }
@@ -429,14 +429,14 @@ export class VaeTrainer extends Vae {
    * Fits the linear shortcut (`linearShortcut: true`) to clips [N, 3, T, H, W] in [-1, 1]
    * (batches of any sizes the model accepts): the principal components of their latent
    * cells become the shortcut, and the network's output layers start at zero, so the
-   * model starts as that linear code (docs/VAE.md, "The linear shortcut").
+   * model starts as that linear code (docs/VAE.md, "The linear shortcut's fit").
    */
   async fitShortcut(clips: Iterable<NdArray> | AsyncIterable<NdArray>): Promise<VaeShortcutFit> {
     const { config } = await this.info();
     if (!config.linearShortcut) throw invalidParameter('config.linearShortcut', 'true for fitShortcut', config.linearShortcut);
     let n = 0;
     for await (const x of clips) {
-      await this.handle.shortcutAdd(checkVideo(`clips[${n}]`, x));
+      await this.handle.shortcutAdd(checkVideo(`clips[${n}]`, x), n === 0); // the first batch drops a failed fit's statistics
       n++;
     }
     if (n === 0) throw invalidParameter('clips', 'at least one batch', 'none');

@@ -477,10 +477,13 @@ class VaeModel : public Napi::ObjectWrap<VaeModel> {
       s.trainer->set_lr(lr);
     });
   }
-  // shortcutAdd(x): x's latent cells join the linear shortcut's statistics (models/vae_shortcut.h).
+  // shortcutAdd(x, restart): x's latent cells join the linear shortcut's statistics
+  // (models/vae_shortcut.h); restart drops those of an earlier, unfinished fit.
   Napi::Value ShortcutAdd(const Napi::CallbackInfo& info) {
     Tensor x = tensor_from_js(info[0], "clips");
+    const bool restart = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
     return run(info.Env(), [=](VaeState& s) {
+      if (restart) s.shortcut_fit.reset();
       if (!s.shortcut_fit) s.shortcut_fit = std::make_unique<tessera::models::LinearShortcutFit>(s.model().config());
       s.shortcut_fit->add(x);
     });

@@ -57,7 +57,9 @@ describe('linear shortcut', () => {
     await expect(plain.fitShortcut([clips(1, 5, 8, 8, 1)])).rejects.toThrow(/config\.linearShortcut/);
     const t = await VaeTrainer.create(LINEAR);
     await expect(t.fitShortcut([])).rejects.toThrow(/clips/);
-    await expect(t.fitShortcut([clips(1, 4, 8, 8, 1)])).rejects.toThrow(/T = 1 \+ 2 k frames/);
+    await expect(t.fitShortcut([clips(1, 5, 8, 8, 1), clips(1, 4, 8, 8, 1)])).rejects.toThrow(/T = 1 \+ 2 k frames/);
+    // a failed fit leaves nothing behind: the next one counts only its own cells
+    expect((await t.fitShortcut([clips(1, 5, 8, 8, 2)])).cellsFirst).toBe(4);
   });
 
   it('trainVae fits it before the first step of a new run, not on resume', async () => {
