@@ -21,6 +21,11 @@ x8/x4 unless named):
   x4t4-c8    x4 spatial ([1, 1, 2]), x4 temporal, 8 channels, batch 4, 9400 steps
   x4t2-c16   x4 spatial, x2 temporal, 16 channels, batch 4, 9400 steps
   x4t2-c16-long  the same, batch 32, until time is up
+  c16-linear       SMALL_VAE_CONFIG with 16 channels and the linear shortcut instead of the
+                   mean shortcut, fitted (as LinearShortcutFit does) to the cells of the first
+                   1500 training clips, with the network's outputs zeroed; batch 4, 9400 steps
+  c16-linear-long  the same, batch 32, until time is up: what the network adds to the linear
+                   code with 5x the CPU hour's data
 Each run is its own process on the one GPU; each prints `name: step S (clips C): held-out
 PSNR P dB (block means F dB), t s` every 1000 steps and at its end.
 """
@@ -39,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "fixtures", "vae"))
 import make_vae_fixtures as R  # noqa: E402
 
-RUNS = {  # name: (base, mult, latent, spatial, temporal, batch, steps or 0 = until time is up)
+RUNS = {  # name: (base, mult, latent, spatial, temporal, batch, steps or 0 = until time is up[, "linear"])
     "b16": (16, [1, 1, 2, 2], 8, 8, 4, 4, 9400),
     "b16-long": (16, [1, 1, 2, 2], 8, 8, 4, 32, 0),
     "b32-long": (32, [1, 2, 2, 4], 8, 8, 4, 32, 0),
@@ -48,7 +53,34 @@ RUNS = {  # name: (base, mult, latent, spatial, temporal, batch, steps or 0 = un
     "x4t4-c8": (16, [1, 1, 2], 8, 4, 4, 4, 9400),
     "x4t2-c16": (16, [1, 1, 2], 16, 4, 2, 4, 9400),
     "x4t2-c16-long": (16, [1, 1, 2], 16, 4, 2, 32, 0),
+    "c16-linear": (16, [1, 1, 2, 2], 16, 8, 4, 4, 9400, "linear"),
+    "c16-linear-long": (16, [1, 1, 2, 2], 16, 8, 4, 32, 0, "linear"),
 }
+
+
+def fit_linear_shortcut(vae, clips, td, s):
+    """LinearShortcutFit (native/models/vae_shortcut.h) in PyTorch: each cell shape's top
+    principal components as the shortcut (encoder weight Q, bias -Q mu; decoder weight Q,
+    bias mu), the decoder's conv_out and the encoder conv_out's mean rows zeroed."""
+    L = vae.cfg.latent_channels
+    x = to_float(clips)
+    n, c = x.shape[:2]
+    with torch.no_grad():
+        for part, t, v in (("first", 1, x[:, :, :1]), ("rest", td, x[:, :, 1:])):
+            g, h, w = v.shape[2] // t, v.shape[3] // s, v.shape[4] // s
+            rows = v.reshape(n, c, g, t, h, s, w, s).permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(-1, c * t * s * s).double()
+            mu = rows.mean(0)
+            eig, vec = torch.linalg.eigh((rows - mu).T @ (rows - mu) / len(rows))
+            q = vec[:, -L:].flip(1).T.float()  # [L, D], by decreasing variance
+            enc, dec = getattr(vae.encoder.shortcut, part), getattr(vae.decoder.shortcut, part)
+            enc.weight.copy_(q.reshape(enc.weight.shape))
+            enc.bias.copy_(-(q @ mu.float()))
+            dec.weight.copy_(q.reshape(dec.weight.shape))
+            dec.bias.copy_(mu.float().reshape(dec.bias.shape))
+        vae.decoder.conv_out.weight.zero_()
+        vae.decoder.conv_out.bias.zero_()
+        vae.encoder.conv_out.weight[:L].zero_()
+        vae.encoder.conv_out.bias[:L].zero_()
 
 
 def load(path, shape):
@@ -66,17 +98,21 @@ def psnr(a, b):
 
 
 def train(name, data, minutes, seed=0):
-    base, mult, latent, sd, td, batch, steps = RUNS[name]
+    base, mult, latent, sd, td, batch, steps = RUNS[name][:7]
+    linear = RUNS[name][7:] == ("linear",)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(seed)
     clips = load(os.path.join(data, "world-train.u8.xz"), (3, 17, 64, 64)).to(dev)
     held = to_float(load(os.path.join(data, "world-eval.u8"), (3, 17, 64, 64))).to(dev)
     cfg = R.VaeConfig(latent_channels=latent, base_channels=base, channel_mult=mult, num_res_blocks=1,
-                      spatial_down=sd, temporal_down=td, norm_groups=8, mid_attention=True, mean_shortcut=True)
+                      spatial_down=sd, temporal_down=td, norm_groups=8, mid_attention=True,
+                      mean_shortcut=not linear, linear_shortcut=linear)
     vae = R.Vae(cfg).to(dev)
     with torch.no_grad():
         vae.encoder.conv_out.bias[latent:].fill_(-6.0)
+    if linear:
+        fit_linear_shortcut(vae, clips[:1500], td, sd)
     params = list(vae.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.0)
     floor = np.mean([psnr(R.block_repeat(R.block_mean(h[None], td, sd), td, sd), h[None]) for h in held])
