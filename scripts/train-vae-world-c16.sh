@@ -2,7 +2,8 @@
 # Trains the small video VAE's network (SMALL_VAE_CONFIG: 0.8M parameters, x8 spatial,
 # x4 temporal) with 16 latent channels and the linear shortcut on world videos, on this
 # machine's CPU in under an hour, then benchmarks it. Before step 1 the shortcut is fitted
-# to the cells of 500 training batches (their principal components, docs/VAE.md), so the
+# to the cells of 500 batches of whole training clips (64x64, 9 frames, not the 32x32 training
+# windows; their principal components, docs/VAE.md), so the
 # model starts as the best linear code of 16 numbers per 8x8x4 cell; the network then
 # learns the rest. Resumable: run it again after an interruption. 7500 steps of 4 clips
 # with a cosine schedule: about 48 minutes on 2 cores (the 55-minute limit stops it

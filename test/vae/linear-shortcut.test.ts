@@ -62,17 +62,18 @@ describe('linear shortcut', () => {
     expect((await t.fitShortcut([clips(1, 5, 8, 8, 2)])).cellsFirst).toBe(4);
   });
 
-  it('trainVae fits it before the first step of a new run, not on resume', async () => {
+  it('trainVae fits it to whole clips before the first step of a new run, not on resume', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-vae-linear-'));
     const out = join(dir, 'v.safetensors');
     const fits: VaeShortcutFit[] = [];
     const common = {
-      data: 'world' as const, out, config: LINEAR, sampler: { batchSize: 2, frames: 5, sizes: [[16, 16]] as [number, number][] },
+      data: 'world' as const, out, config: LINEAR,
+      sampler: { batchSize: 2, frames: 5, sizes: [[16, 16]] as [number, number][], crop: [8, 8] as [number, number] },
       shortcutFitBatches: 3, onShortcutFit: (f: VaeShortcutFit) => fits.push(f), train: { lr: 1e-3 },
     };
     await trainVae({ ...common, steps: 2, checkpointEvery: 1 });
     expect(fits).toHaveLength(1);
-    expect(fits[0]!.cellsFirst).toBe(3 * 2 * 16);
+    expect(fits[0]!.cellsFirst).toBe(3 * 2 * 16); // whole 16x16 clips (4x4 cells), not the 8x8 training crops
     await trainVae({ ...common, steps: 3, resume: true });
     expect(fits).toHaveLength(1); // resumed: the checkpoint holds the fitted shortcut
     await expect(trainVae({ ...common, steps: 1, shortcutFitBatches: -1 })).rejects.toThrow(/shortcutFitBatches/);
