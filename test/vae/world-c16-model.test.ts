@@ -4,7 +4,6 @@
 // 2 cores): it loads with that architecture, reconstructs held-out world clips (seeds
 // training never draws) far above their block means, and decodes in chunks exactly. Its
 // full numbers: benchmarks/RESULTS.md.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { worldCheck } from '../helpers/vae.js';
@@ -12,7 +11,7 @@ import { SMALL_VAE_CONFIG, Vae } from '../../lib/index.js';
 
 const modelPath = join(import.meta.dirname, '..', '..', 'models', 'vae-world-c16.safetensors');
 
-describe.skipIf(!existsSync(modelPath))('committed world VAE, 16 channels, linear shortcut', () => {
+describe('committed world VAE, 16 channels, linear shortcut', () => {
   it('reconstructs held-out world clips 64x64x17 from an 8x8x5x16 latent', async () => {
     const vae = await Vae.load(modelPath);
     const { config } = await vae.info();
