@@ -1,5 +1,5 @@
-// The tiny VAE the TypeScript VAE tests share: x4 spatial, x2 temporal, 4 latent
-// channels; a training step takes milliseconds.
+// What the TypeScript VAE tests share: the tiny config (x4 spatial, x2 temporal, 4 latent
+// channels; a training step takes milliseconds) and worldCheck for the committed models.
 import { blockMeans, data, ndarray, psnr, meanClipPsnr, type NdArray, type Vae, type VaeConfig } from '../../lib/index.js';
 
 export const TINY: VaeConfig = {
