@@ -8,7 +8,7 @@ temporal) and code size k, the per-clip mean PSNR (bench:vae's) of that code on 
 held-out 64x64x17 clips, beside the block means (the mean shortcut's start).
 
     node benchmarks/gpu/dump-world.mjs          # writes benchmarks/gpu/data/ (training and held-out clips)
-    /usr/bin/python3 benchmarks/vae_linear_bound.py [--train 1500]   # about 2 minutes on 2 cores
+    /usr/bin/python3 benchmarks/vae_linear_bound.py [--train 1500] [--codes 3,8,16,32,64] [--compressions 8/4,8/2,8/1]   # about 2 minutes on 2 cores
 """
 import argparse
 import lzma
@@ -48,6 +48,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(HERE, "gpu", "data"))
     ap.add_argument("--train", type=int, default=1500, help="training clips the components are fitted on")
+    ap.add_argument("--codes", default="3,8,16,32,64", help="code sizes k to print, comma-separated")
+    ap.add_argument("--compressions", default="8/4,8/2,8/1", help="x spatial / x temporal pairs, comma-separated")
     a = ap.parse_args()
     with lzma.open(os.path.join(a.data, "world-train.u8.xz")) as f:
         raw = np.frombuffer(f.read(), np.uint8).reshape(-1, 3, 17, 64, 64)[: a.train]
@@ -55,7 +57,8 @@ def main():
     with open(os.path.join(a.data, "world-eval.u8"), "rb") as f:
         held = np.frombuffer(f.read(), np.uint8).reshape(-1, 3, 17, 64, 64).astype(np.float32) / 127.5 - 1
     print(f"{len(train)} training clips, {len(held)} held-out clips of 64x64x17")
-    for s, td in [(8, 4), (8, 2), (8, 1)]:
+    codes = [int(k) for k in a.codes.split(",")]
+    for s, td in [tuple(int(v) for v in pair.split("/")) for pair in a.compressions.split(",")]:
         fitted = []
         for part in cells(train, s, td):
             mu = part.mean(0, dtype=np.float64)
@@ -66,7 +69,7 @@ def main():
         means = [np.repeat(c.reshape(len(c), 3, -1).mean(2, keepdims=True), c.shape[1] // 3, 2).reshape(c.shape)
                  for c in held_cells]
         line = [f"x{s}/x{td}: block means {clip_psnr(uncells(*means, held.shape, s, td), held):.2f} dB"]
-        for k in (3, 8, 16, 32, 64):
+        for k in codes:
             rec = [((c - mu) @ q[:k].T) @ q[:k] + mu for c, (mu, q) in zip(held_cells, fitted)]
             line.append(f"PCA-{k} {clip_psnr(uncells(*rec, held.shape, s, td).clip(-1, 1), held):.2f} dB")
         print(", ".join(line), flush=True)
