@@ -428,8 +428,9 @@ export class VaeTrainer extends Vae {
   /**
    * Fits the linear shortcut (`linearShortcut: true`) to clips [N, 3, T, H, W] in [-1, 1]
    * (batches of any sizes the model accepts): the principal components of their latent
-   * cells become the shortcut, and the network's output layers start at zero, so the
-   * model starts as that linear code (docs/VAE.md, "The linear shortcut's fit").
+   * cells become the shortcut, each latent channel scaled to variance 1 over those cells,
+   * and the network's output layers start at zero, so the model starts as that linear code
+   * (docs/VAE.md, "The linear shortcut's fit").
    */
   async fitShortcut(clips: Iterable<NdArray> | AsyncIterable<NdArray>): Promise<VaeShortcutFit> {
     const { config } = await this.info();

@@ -235,13 +235,23 @@ LinearShortcutFitResult LinearShortcutFit::apply(Vae& vae) const {
     for (double e : eig) kept += e;
     squared_error += std::max(0.0, total - kept) * double(m.n);  // per cell: the variance left out
     values += double(m.n) * double(D);
-    std::vector<double> w(size_t(L * D), 0.0), enc_b(size_t(L), 0.0);
-    std::copy(q.begin(), q.end(), w.begin());
-    for (int64_t l = 0; l < k; ++l)
-      for (int64_t d = 0; d < D; ++d) enc_b[size_t(l)] -= q[size_t(l * D + d)] * mu[size_t(d)];
-    set["encoder.shortcut." + part.second + ".weight"] = to_f32(w, {L, C, t, s, s});
+    // Whitened: latent channel l is the l-th coefficient over its standard deviation
+    // sd_l = sqrt(eigenvalue l), floored at 1e-3 of the top one's so that a direction
+    // without variance is not blown up; the decoder multiplies it back.
+    std::vector<double> enc_w(size_t(L * D), 0.0), dec_w(size_t(L * D), 0.0), enc_b(size_t(L), 0.0);
+    const double top = eig.empty() ? 0.0 : eig[0];
+    for (int64_t l = 0; l < k; ++l) {
+      const double sd = top > 0 ? std::sqrt(std::max(eig[size_t(l)], 1e-6 * top)) : 1.0;
+      for (int64_t d = 0; d < D; ++d) {
+        const double qd = q[size_t(l * D + d)];
+        enc_w[size_t(l * D + d)] = qd / sd;
+        dec_w[size_t(l * D + d)] = qd * sd;
+        enc_b[size_t(l)] -= qd * mu[size_t(d)] / sd;
+      }
+    }
+    set["encoder.shortcut." + part.second + ".weight"] = to_f32(enc_w, {L, C, t, s, s});
     set["encoder.shortcut." + part.second + ".bias"] = to_f32(enc_b, {L});
-    set["decoder.shortcut." + part.second + ".weight"] = to_f32(w, {L, C, t, s, s});
+    set["decoder.shortcut." + part.second + ".weight"] = to_f32(dec_w, {L, C, t, s, s});
     set["decoder.shortcut." + part.second + ".bias"] = to_f32(mu, {C, t, s, s});
   }
   res.mse = squared_error / values;

@@ -5,10 +5,13 @@
 // C s s values), or a later group of td frames' C x td x s x s (D1 = C td s s), flattened
 // (c, t, y, x). For each of the two cell shapes the fit accumulates the mean mu and the
 // covariance S = E[(v - mu)(v - mu)^T] over every cell of the clips it is given, and
-// apply() sets, with Q = the top k = min(L, D) eigenvectors of S as rows (k x D):
-//   encoder.shortcut.<part>.weight = Q (rows k..L-1 zero),  .bias = -Q mu
-//   decoder.shortcut.<part>.weight = Q,                      .bias = mu
-// so that the shortcut alone is the best linear code of k numbers per cell (PCA), and
+// apply() sets, with Q = the top k = min(L, D) eigenvectors of S as rows (k x D), their
+// eigenvalues e_l and Sd = diag(sd_l), sd_l = sqrt(max(e_l, 1e-6 e_0)):
+//   encoder.shortcut.<part>.weight = Sd^-1 Q (rows k..L-1 zero),  .bias = -Sd^-1 Q mu
+//   decoder.shortcut.<part>.weight = Sd Q,                         .bias = mu
+// so that the shortcut alone is the best linear code of k numbers per cell (PCA) with
+// whitened latents (each channel of variance 1 over the fitted cells; W_dec^T W_enc =
+// Q^T Q, the same projection as without the scaling), and
 // zeroes the network's own contribution (the encoder conv_out's mean rows and the
 // decoder's conv_out), so that the model starts as exactly that code. A part without
 // cells (only images seen: no later groups) keeps its weights.
