@@ -147,7 +147,7 @@ TEST_CASE(fit_recovers_a_low_rank_code) {
     const Tensor& we = param(vae, std::string("encoder.shortcut.") + part + ".weight");
     const Tensor& wd = param(vae, std::string("decoder.shortcut.") + part + ".weight");
     const int64_t L = we.shape()[0], Dn = we.numel() / L;
-    double worst = 0, norm_ratio[2] = {0, 0};
+    double worst = 0, row_sd[2] = {0, 0};
     for (int64_t a = 0; a < L; ++a)
       for (int64_t b = 0; b < L; ++b) {
         double dot = 0;
@@ -157,12 +157,12 @@ TEST_CASE(fit_recovers_a_low_rank_code) {
     for (int64_t a : {int64_t(0), L - 1}) {  // |dec row| = sd: the top direction's and the floored one's
       double sq = 0;
       for (int64_t d = 0; d < Dn; ++d) sq += double(wd.f32()[a * Dn + d]) * wd.f32()[a * Dn + d];
-      norm_ratio[a == 0 ? 0 : 1] = std::sqrt(sq);
+      row_sd[a == 0 ? 0 : 1] = std::sqrt(sq);
     }
     std::printf("  %s: max |W_dec W_enc^T - I| %.3g, sd of the top direction %.4g, of the 4th %.4g\n", part, worst,
-                norm_ratio[0], norm_ratio[1]);
+                row_sd[0], row_sd[1]);
     CHECK(worst < 1e-4);
-    CHECK(std::fabs(norm_ratio[1] / norm_ratio[0] - 1e-3) < 1e-6);
+    CHECK(std::fabs(row_sd[1] / row_sd[0] - 1e-3) < 1e-6);
   }
   // The network's outputs are zeroed, so the model is the linear code: it reconstructs the
   // rank-3 clips to float rounding.
