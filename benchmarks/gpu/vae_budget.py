@@ -60,8 +60,10 @@ RUNS = {  # name: (base, mult, latent, spatial, temporal, batch, steps or 0 = un
 
 def fit_linear_shortcut(vae, clips, td, s):
     """LinearShortcutFit (native/models/vae_shortcut.h) in PyTorch: each cell shape's top
-    principal components as the shortcut (encoder weight Q, bias -Q mu; decoder weight Q,
-    bias mu), the decoder's conv_out and the encoder conv_out's mean rows zeroed."""
+    principal components as the shortcut, whitened as the native fit is (encoder weight
+    Q/sd, bias -Q mu/sd; decoder weight Q sd, bias mu; sd = sqrt(eigenvalue) floored at 1e-3
+    of the top one's, so each latent channel has variance 1 over the fitted cells), the
+    decoder's conv_out and the encoder conv_out's mean rows zeroed."""
     L = vae.cfg.latent_channels
     x = to_float(clips)
     n, c = x.shape[:2]
@@ -71,11 +73,13 @@ def fit_linear_shortcut(vae, clips, td, s):
             rows = v.reshape(n, c, g, t, h, s, w, s).permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(-1, c * t * s * s).double()
             mu = rows.mean(0)
             eig, vec = torch.linalg.eigh((rows - mu).T @ (rows - mu) / len(rows))
-            q = vec[:, -L:].flip(1).T.float()  # [L, D], by decreasing variance
+            q = vec[:, -L:].flip(1).T  # [L, D], by decreasing variance
+            top = eig[-L:].flip(0)
+            sd = top.clamp(min=1e-6 * top[0].item()).sqrt()[:, None] if top[0] > 0 else torch.ones(L, 1, dtype=q.dtype)
             enc, dec = getattr(vae.encoder.shortcut, part), getattr(vae.decoder.shortcut, part)
-            enc.weight.copy_(q.reshape(enc.weight.shape))
-            enc.bias.copy_(-(q @ mu.float()))
-            dec.weight.copy_(q.reshape(dec.weight.shape))
+            enc.weight.copy_((q / sd).float().reshape(enc.weight.shape))
+            enc.bias.copy_(-((q / sd) @ mu).float())
+            dec.weight.copy_((q * sd).float().reshape(dec.weight.shape))
             dec.bias.copy_(mu.float().reshape(dec.bias.shape))
         vae.decoder.conv_out.weight.zero_()
         vae.decoder.conv_out.bias.zero_()

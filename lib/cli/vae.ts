@@ -360,8 +360,10 @@ export function registerVaeCommands(program: Command): void {
     .option('--overlap <n>', 'latent pixels shared by neighbouring tiles (default 8)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseDecodeOptions(raw);
-      const r = await decodeLatentFile(o, (n) => process.stderr.write(`\rdecoded ${n} frames`));
-      process.stderr.write('\n');
+      // On a terminal the count updates in place; piped or logged, one line per chunk.
+      const tty = process.stderr.isTTY === true;
+      const r = await decodeLatentFile(o, (n) => process.stderr.write(tty ? `\rdecoded ${n} frames` : `decoded ${n} frames\n`));
+      if (tty) process.stderr.write('\n');
       process.stdout.write(
         `wrote ${r.out}: ${r.frames} frames of ${r.width}x${r.height} at ${r.fps} fps (${r.chunks} chunks, ${r.seconds.toFixed(1)} s)\n`,
       );
