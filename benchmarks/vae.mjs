@@ -30,7 +30,7 @@ const info = await vae.info();
 // compression: pixel values per latent value in a cell of td frames (frame 0's cell holds 1 frame)
 const c = info.config;
 const compression = ((c.inChannels ?? 3) * c.temporalDown * c.spatialDown * c.spatialDown) / c.latentChannels;
-console.log(`model ${path.basename(modelPath)}: ${(info.numParameters / 1e6).toFixed(2)}M parameters, x${c.spatialDown} spatial, x${c.temporalDown} temporal, ${c.latentChannels} latent channels (${Number(compression.toFixed(1))}x compression)${info.config.meanShortcut ? ", mean shortcut" : ""}${info.config.linearShortcut ? ", linear shortcut" : ""}; ${T.ops.getThreads()} threads`);
+console.log(`model ${path.basename(modelPath)}: ${(info.numParameters / 1e6).toFixed(2)}M parameters, x${c.spatialDown} spatial, x${c.temporalDown} temporal, ${c.latentChannels} latent channels (${Number(compression.toFixed(1))}x compression)${c.meanShortcut ? ", mean shortcut" : ""}${c.linearShortcut ? ", linear shortcut" : ""}; ${T.ops.getThreads()} threads`);
 
 async function measure(label, clips, batch) {
   let encMs = 0, decMs = 0, frames = 0, p = 0, s = 0, n = 0, floor = 0, se = 0, values = 0;
